@@ -1,0 +1,102 @@
+"""Option groups accepted by `configure()`: small frozen dataclasses, `False` disables a group."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from .constants import LevelName
+
+if TYPE_CHECKING:
+    import re
+    from typing import TextIO
+
+    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+
+@dataclass(frozen=True)
+class ConsoleOptions:
+    """How spans and logs are printed to the terminal.
+
+    Each field can also be set by an environment variable (`LOGFIRE_CONSOLE_<FIELD>`) or a
+    `console_<field>` key in `[tool.logfire]`, when `console` is not passed to `configure()`.
+    """
+
+    colors: Literal['auto', 'always', 'never'] = 'auto'
+    """Use ANSI colours: `'auto'` only when the output is a terminal."""
+    span_style: Literal['simple', 'indented', 'show-parents'] = 'show-parents'
+    """`'simple'` prints no nesting, `'indented'` indents by depth, `'show-parents'` also reprints a
+    line's parent when output from concurrent spans interleaves."""
+    include_timestamps: bool = True
+    """Start each line with the `HH:MM:SS.mmm` time."""
+    include_tags: bool = True
+    """Print tags as ` [a,b]` after the message."""
+    verbose: bool = False
+    """Also print the source location, level and attributes of each line."""
+    min_log_level: LevelName = 'info'
+    """Lines below this level are not printed (they are still exported)."""
+    show_span_end: bool = False
+    """Print a line when a span ends, with its duration."""
+    output: TextIO | None = None
+    """Where to print; `None` means `sys.stdout` at the time of printing."""
+
+
+@dataclass(frozen=True)
+class MetricsOptions:
+    """Metrics configuration."""
+
+    additional_readers: Sequence[MetricReader] = ()
+    """Metric readers added to the shared meter provider, besides the exporters `configure()` adds."""
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """Trace sampling."""
+
+    head: float = 1.0
+    """The fraction of traces kept, decided when the root span starts (0.0 to 1.0)."""
+
+
+@dataclass(frozen=True)
+class ScrubMatch:
+    """A value that scrubbing is about to redact, passed to `ScrubbingOptions.callback`."""
+
+    path: tuple[str | int, ...]
+    """Where the value sits: the attribute key, then keys and indexes into its JSON value."""
+    value: Any
+    """The value that would be redacted."""
+    pattern_match: re.Match[str]
+    """The match of a scrubbing pattern, in the key or the value."""
+
+
+ScrubCallback = Callable[[ScrubMatch], Any]
+
+
+@dataclass(frozen=True)
+class ScrubbingOptions:
+    """How secrets are redacted from span attributes before anything sees them."""
+
+    callback: ScrubCallback | None = None
+    """Called for each match; return a value to keep (or replace) it, `None` to redact it."""
+    extra_patterns: Sequence[str] | None = None
+    """Regular expressions added to the default patterns (case-insensitive)."""
+
+
+@dataclass(frozen=True)
+class AdvancedOptions:
+    """Settings most programs never need."""
+
+    base_url: str | None = None
+    """The Logfire backend's root URL; by default derived from the token's region."""
+    id_generator: IdGenerator | None = None
+    """Generates trace and span ids (the OTel default is random)."""
+    ns_timestamp_generator: Callable[[], int] | None = None
+    """Returns the current time in nanoseconds, used for span start and end times."""
+    exception_callback: Callable[[Any], None] | None = None
+    """Called with details of each exception recorded on a span."""
+    retry_queue_max_bytes: int | None = None
+    """Size cap of the on-disk queue of payloads waiting to be re-sent."""
+    shutdown_timeout_millis: int | None = None
+    """How long exit may wait for pending telemetry to be flushed (default 3000)."""
