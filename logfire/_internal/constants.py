@@ -45,3 +45,4 @@ CODE_FUNCTION: Final = 'code.function'
 SpanType = Literal['span', 'log']
 
 RESERVED_ATTRIBUTE_PREFIX: Final = '_'
+ATTRIBUTES_DISABLE_CONSOLE_KEY: Final = 'logfire.disable_console_log'

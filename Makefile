@@ -1,0 +1,30 @@
+# Every target sets up .venv itself, so each works on a fresh clone.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint format docs bench
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade 'pip>=25.1'
+	$(PY) -m pip install --quiet -e '.[asgi]' --group dev
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: the documented ASGI example under uvicorn on 127.0.0.1:8000, console output on.
+run: install
+	$(PY) examples/asgi_app.py
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pyright
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .

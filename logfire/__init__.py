@@ -1,0 +1,94 @@
+"""logfire: observability for Python on OpenTelemetry.
+
+```python
+import logfire
+
+logfire.configure()
+logfire.info('hello {name}', name='world')
+```
+"""
+
+from __future__ import annotations
+
+from ._internal.config import configure
+from ._internal.constants import LevelName
+from ._internal.main import Logfire
+from ._internal.options import (
+    AdvancedOptions,
+    ConsoleOptions,
+    MetricsOptions,
+    SamplingOptions,
+    ScrubbingOptions,
+    ScrubMatch,
+)
+from ._internal.span import LogfireSpan
+from .version import VERSION
+
+__version__ = VERSION
+
+DEFAULT_LOGFIRE_INSTANCE = Logfire()
+"""The instance behind the module-level functions, configured by `logfire.configure()`."""
+
+span = DEFAULT_LOGFIRE_INSTANCE.span
+log = DEFAULT_LOGFIRE_INSTANCE.log
+trace = DEFAULT_LOGFIRE_INSTANCE.trace
+debug = DEFAULT_LOGFIRE_INSTANCE.debug
+info = DEFAULT_LOGFIRE_INSTANCE.info
+notice = DEFAULT_LOGFIRE_INSTANCE.notice
+warn = DEFAULT_LOGFIRE_INSTANCE.warn
+warning = DEFAULT_LOGFIRE_INSTANCE.warning
+error = DEFAULT_LOGFIRE_INSTANCE.error
+fatal = DEFAULT_LOGFIRE_INSTANCE.fatal
+exception = DEFAULT_LOGFIRE_INSTANCE.exception
+instrument = DEFAULT_LOGFIRE_INSTANCE.instrument
+with_tags = DEFAULT_LOGFIRE_INSTANCE.with_tags
+with_settings = DEFAULT_LOGFIRE_INSTANCE.with_settings
+suppress_instrumentation = DEFAULT_LOGFIRE_INSTANCE.suppress_instrumentation
+metric_counter = DEFAULT_LOGFIRE_INSTANCE.metric_counter
+metric_histogram = DEFAULT_LOGFIRE_INSTANCE.metric_histogram
+metric_gauge = DEFAULT_LOGFIRE_INSTANCE.metric_gauge
+metric_up_down_counter = DEFAULT_LOGFIRE_INSTANCE.metric_up_down_counter
+metric_counter_callback = DEFAULT_LOGFIRE_INSTANCE.metric_counter_callback
+metric_gauge_callback = DEFAULT_LOGFIRE_INSTANCE.metric_gauge_callback
+metric_up_down_counter_callback = DEFAULT_LOGFIRE_INSTANCE.metric_up_down_counter_callback
+force_flush = DEFAULT_LOGFIRE_INSTANCE.force_flush
+shutdown = DEFAULT_LOGFIRE_INSTANCE.shutdown
+
+__all__ = [
+    'DEFAULT_LOGFIRE_INSTANCE',
+    'AdvancedOptions',
+    'ConsoleOptions',
+    'LevelName',
+    'Logfire',
+    'LogfireSpan',
+    'MetricsOptions',
+    'SamplingOptions',
+    'ScrubMatch',
+    'ScrubbingOptions',
+    '__version__',
+    'configure',
+    'debug',
+    'error',
+    'exception',
+    'fatal',
+    'force_flush',
+    'info',
+    'instrument',
+    'log',
+    'metric_counter',
+    'metric_counter_callback',
+    'metric_gauge',
+    'metric_gauge_callback',
+    'metric_histogram',
+    'metric_up_down_counter',
+    'metric_up_down_counter_callback',
+    'notice',
+    'shutdown',
+    'span',
+    'suppress_instrumentation',
+    'trace',
+    'warn',
+    'warning',
+    'with_settings',
+    'with_tags',
+]

@@ -1,0 +1,76 @@
+"""The root span processor: the one processor the SDK calls, which fans out to logfire's chain.
+
+Order: span enrichment and scrubbing first (so nothing downstream sees raw secrets), then the user's
+`additional_span_processors`, the console, and the batch processors of the exporters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from ..errors import handle_internal_errors, report_internal_error
+
+StartHook = Callable[[Span], None]
+"""Mutates a just-started span (through its public setters) before any child processor sees it."""
+EndTransform = Callable[[ReadableSpan], ReadableSpan]
+"""Returns the span to hand on at end: the same object, or a new `ReadableSpan` with changed attributes."""
+
+
+class RootSpanProcessor(SpanProcessor):
+    """Runs the start hooks and end transforms, then every child processor, each error contained."""
+
+    def __init__(
+        self,
+        children: Sequence[SpanProcessor],
+        start_hooks: Sequence[StartHook] = (),
+        end_transforms: Sequence[EndTransform] = (),
+    ) -> None:
+        self.children = tuple(children)
+        self.start_hooks = tuple(start_hooks)
+        self.end_transforms = tuple(end_transforms)
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Prepare the span, then tell every child it started."""
+        for hook in self.start_hooks:
+            try:
+                hook(span)
+            except Exception as exc:
+                report_internal_error('span start hook', exc)
+        for child in self.children:
+            try:
+                child.on_start(span, parent_context)
+            except Exception as exc:
+                report_internal_error(f'{type(child).__name__}.on_start', exc)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Transform the finished span, then hand it to every child."""
+        for transform in self.end_transforms:
+            try:
+                span = transform(span)
+            except Exception as exc:
+                report_internal_error('span end transform', exc)
+        for child in self.children:
+            try:
+                child.on_end(span)
+            except Exception as exc:
+                report_internal_error(f'{type(child).__name__}.on_end', exc)
+
+    def shutdown(self) -> None:
+        """Shut every child down."""
+        for child in self.children:
+            with handle_internal_errors(f'{type(child).__name__}.shutdown'):
+                child.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Flush every child, all within `timeout_millis` in total."""
+        deadline = time.monotonic() + timeout_millis / 1000
+        ok = True
+        for child in self.children:
+            remaining = max(0, int((deadline - time.monotonic()) * 1000))
+            with handle_internal_errors(f'{type(child).__name__}.force_flush'):
+                ok = child.force_flush(remaining) and ok
+        return ok

@@ -1,0 +1,455 @@
+"""`Logfire`: spans, logs, levels, tags and metrics over the shared configuration. No integration code here."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as context_api
+from opentelemetry.metrics import CallbackT, Counter, Histogram, ObservableCounter, ObservableGauge
+from opentelemetry.metrics import ObservableUpDownCounter, UpDownCounter
+from opentelemetry.metrics import _Gauge as Gauge  # pyright: ignore[reportPrivateUsage]
+from opentelemetry.trace import Link, NoOpTracer, Status, StatusCode
+
+from ..version import VERSION
+from .attributes import prepare_attributes
+from .config import GLOBAL_STATE, LogfireState
+from .constants import (
+    ATTRIBUTES_DISABLE_CONSOLE_KEY,
+    ATTRIBUTES_JSON_SCHEMA_KEY,
+    ATTRIBUTES_LOG_LEVEL_NUM_KEY,
+    ATTRIBUTES_MESSAGE_KEY,
+    ATTRIBUTES_MESSAGE_TEMPLATE_KEY,
+    ATTRIBUTES_SPAN_TYPE_KEY,
+    ATTRIBUTES_TAGS_KEY,
+    ERROR_LEVEL,
+    LEVEL_NUMBERS,
+    LevelName,
+)
+from .errors import report_internal_error
+from .formatting import format_message, inspect_fstring
+from .instrument import instrument_decorator
+from .instrument_methods import InstrumentMethods
+from .proxy import SUPPRESS_INSTRUMENTATION_KEY
+from .span import LogfireSpan
+from .stack_info import get_frame, user_code_attributes
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from opentelemetry.util.types import AttributeValue
+
+    from .instrument import InstrumentDecorator
+
+
+
+class UnknownLevelWarning(UserWarning):
+    """A log call named a level that does not exist; the log was recorded at error level."""
+
+
+class Logfire(InstrumentMethods):
+    """The logfire API: spans, logs, metrics and integrations, over one shared configuration.
+
+    Instances are cheap views: `with_tags()` and `with_settings()` return new ones that share the
+    configuration. The module-level functions (`logfire.info`, ...) are methods of
+    `DEFAULT_LOGFIRE_INSTANCE`.
+    """
+
+    def __init__(
+        self,
+        state: LogfireState | None = None,
+        *,
+        tags: Sequence[str] = (),
+        console_log: bool = True,
+    ) -> None:
+        self._state = state if state is not None else GLOBAL_STATE
+        self._tags = tuple(tags)
+        self._console_log = console_log
+        self._tracer = self._state.tracer_provider.get_tracer('logfire', VERSION)
+        self._meter = self._state.meter_provider.get_meter('logfire', VERSION)
+
+    @property
+    def config(self) -> LogfireState:
+        """The shared state: proxy providers (`tracer_provider`, `meter_provider`) and the current config."""
+        return self._state
+
+    # ---- views -------------------------------------------------------------------------------------
+
+    def with_tags(self, *tags: str) -> Logfire:
+        """Return a view of this instance that adds `tags` to every span and log.
+
+        Example:
+            ```python
+            import logfire
+
+            billing = logfire.with_tags('billing')
+            billing.info('invoice sent')
+            ```
+        """
+        return Logfire(self._state, tags=self._tags + tags, console_log=self._console_log)
+
+    def with_settings(self, *, tags: Sequence[str] = (), console_log: bool | None = None) -> Logfire:
+        """Return a view with extra tags and/or console printing turned on or off.
+
+        Args:
+            tags: Tags added to every span and log made through the view.
+            console_log: `False` keeps this view's spans and logs off the console (they are still exported).
+        """
+        return Logfire(
+            self._state,
+            tags=self._tags + tuple(tags),
+            console_log=self._console_log if console_log is None else console_log,
+        )
+
+    # ---- the core ----------------------------------------------------------------------------------
+
+    def _base_attributes(
+        self,
+        msg_template: str,
+        attributes: dict[str, Any],
+        tags: Sequence[str] | None,
+        frame: FrameType,
+    ) -> tuple[str, dict[str, AttributeValue]]:
+        """Format the message and encode attributes. Returns the (possibly inspected) template and attributes."""
+        if self._state.inspect_arguments:
+            inspected = inspect_fstring(frame, msg_template)
+            if inspected is not None:
+                msg_template, extracted = inspected
+                attributes = {**extracted, **attributes}
+        message = format_message(msg_template, attributes)
+        otel_attributes, schema = prepare_attributes(attributes) if attributes else ({}, None)
+        otel_attributes.update(user_code_attributes(frame))
+        otel_attributes[ATTRIBUTES_MESSAGE_TEMPLATE_KEY] = msg_template
+        otel_attributes[ATTRIBUTES_MESSAGE_KEY] = message
+        if schema is not None:
+            otel_attributes[ATTRIBUTES_JSON_SCHEMA_KEY] = schema
+        all_tags = self._tags + tuple(tags) if tags else self._tags
+        if all_tags:
+            otel_attributes[ATTRIBUTES_TAGS_KEY] = tuple(dict.fromkeys(all_tags))
+        if not self._console_log:
+            otel_attributes[ATTRIBUTES_DISABLE_CONSOLE_KEY] = True
+        return msg_template, otel_attributes
+
+    def _span(
+        self,
+        msg_template: str,
+        attributes: dict[str, Any],
+        tags: Sequence[str] | None,
+        span_name: str | None,
+        level: LevelName | int | None,
+        links: Sequence[tuple[Any, Any]] | Sequence[Link],
+        frame: FrameType,
+    ) -> LogfireSpan:
+        _check_attribute_names(attributes)
+        try:
+            level_num = _level_number(level) if level is not None else None
+            if level_num is not None and level_num < self._state.min_level:
+                return _noop_span(self._state)
+            template, otel_attributes = self._base_attributes(msg_template, attributes, tags, frame)
+            otel_attributes[ATTRIBUTES_SPAN_TYPE_KEY] = 'span'
+            if level_num is not None:
+                otel_attributes[ATTRIBUTES_LOG_LEVEL_NUM_KEY] = level_num
+            return LogfireSpan(span_name or template, otel_attributes, self._tracer, self._state, _links(links))
+        except Exception as exc:
+            report_internal_error('span', exc)
+            return _noop_span(self._state)
+
+    def span(
+        self,
+        msg_template: str,
+        /,
+        *,
+        _tags: Sequence[str] | None = None,
+        _span_name: str | None = None,
+        _level: LevelName | int | None = None,
+        _links: Sequence[tuple[Any, Any]] | Sequence[Link] = (),
+        **attributes: Any,
+    ) -> LogfireSpan:
+        """Return a span to use as a context manager; it starts when the `with` block is entered.
+
+        Args:
+            msg_template: The message, a `str.format` template filled from `attributes`; also the span name.
+            _tags: Tags for this span, added to the instance's.
+            _span_name: A span name other than the template (keep it low-cardinality).
+            _level: The span's level (a name or number).
+            _links: Links to other spans, as OTel `Link`s or `(span_context, attributes)` pairs.
+            **attributes: Attribute values; names must not start with `_`.
+
+        Returns:
+            A `LogfireSpan`, usable with `with` and `async with`.
+
+        Raises:
+            ValueError: An attribute name starts with `_` (reserved for options).
+
+        Example:
+            ```python
+            import logfire
+
+            with logfire.span('processing {order_id}', order_id=42) as span:
+                span.set_attribute('items', 3)
+            ```
+        """
+        return self._span(msg_template, attributes, _tags, _span_name, _level, _links, get_frame(1))
+
+    def log(
+        self,
+        level: LevelName | int,
+        msg_template: str,
+        attributes: dict[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        exc_info: bool | BaseException | None = False,
+    ) -> None:
+        """Record a log at `level`: a zero-duration span with `logfire.span_type='log'`.
+
+        Args:
+            level: A level name or number; an unknown name warns and logs at error level.
+            msg_template: The message, a `str.format` template filled from `attributes`.
+            attributes: Attribute values; names must not start with `_`.
+            tags: Tags for this log, added to the instance's.
+            exc_info: `True` records the exception being handled; an exception instance records that one.
+
+        Raises:
+            ValueError: An attribute name starts with `_` (reserved for options).
+        """
+        self._log(level, msg_template, attributes or {}, tags, exc_info, get_frame(1))
+
+    def _log(
+        self,
+        level: LevelName | int,
+        msg_template: str,
+        attributes: dict[str, Any],
+        tags: Sequence[str] | None,
+        exc_info: bool | BaseException | None,
+        frame: FrameType,
+    ) -> None:
+        _check_attribute_names(attributes)
+        try:
+            level_num = LEVEL_NUMBERS[level] if isinstance(level, str) and level in LEVEL_NUMBERS else None
+            if level_num is None:
+                level_num = _level_number_or_warn(level)
+            state = self._state
+            if level_num < state.min_level:
+                return
+            _template, otel_attributes = self._base_attributes(msg_template, attributes, tags, frame)
+            otel_attributes[ATTRIBUTES_SPAN_TYPE_KEY] = 'log'
+            otel_attributes[ATTRIBUTES_LOG_LEVEL_NUM_KEY] = level_num
+            generator = state.ns_timestamp_generator
+            timestamp = generator() if generator else None
+            span = self._tracer.start_span(
+                msg_template, attributes=otel_attributes, start_time=timestamp, record_exception=False
+            )
+            if exc_info:
+                exception = exc_info if isinstance(exc_info, BaseException) else _current_exception()
+                if exception is not None:
+                    span.record_exception(exception, timestamp=timestamp)
+            if level_num >= ERROR_LEVEL:
+                span.set_status(Status(StatusCode.ERROR))
+            span.end(timestamp)
+        except Exception as exc:
+            report_internal_error('log', exc)
+
+    def trace(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+        """Log at trace level (1). See `info()` for the arguments."""
+        self._log('trace', msg_template, attributes, _tags, _exc_info, get_frame(1))
+
+    def debug(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+        """Log at debug level (5). See `info()` for the arguments."""
+        self._log('debug', msg_template, attributes, _tags, _exc_info, get_frame(1))
+
+    def info(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+        """Log at info level (9).
+
+        Args:
+            msg_template: The message, a `str.format` template filled from `attributes`.
+            _tags: Tags for this log, added to the instance's.
+            _exc_info: Record the exception being handled as an `exception` event.
+            **attributes: Attribute values; names must not start with `_`.
+
+        Raises:
+            ValueError: An attribute name starts with `_` (reserved for options).
+
+        Example:
+            ```python
+            import logfire
+
+            logfire.info('hello {name}', name='world')
+            ```
+        """
+        self._log('info', msg_template, attributes, _tags, _exc_info, get_frame(1))
+
+    def notice(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+        """Log at notice level (10). See `info()` for the arguments."""
+        self._log('notice', msg_template, attributes, _tags, _exc_info, get_frame(1))
+
+    def warn(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+        """Log at warn level (13). See `info()` for the arguments."""
+        self._log('warn', msg_template, attributes, _tags, _exc_info, get_frame(1))
+
+    def warning(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+        """Log at warn level (13); an alias of `warn()`."""
+        self._log('warn', msg_template, attributes, _tags, _exc_info, get_frame(1))
+
+    def error(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+        """Log at error level (17), with OTel status ERROR. See `info()` for the arguments."""
+        self._log('error', msg_template, attributes, _tags, _exc_info, get_frame(1))
+
+    def fatal(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+        """Log at fatal level (21), with OTel status ERROR. See `info()` for the arguments."""
+        self._log('fatal', msg_template, attributes, _tags, _exc_info, get_frame(1))
+
+    def exception(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = True, **attributes: Any) -> None:
+        """Log at error level with the exception being handled recorded. Call it in an `except` block."""
+        self._log('error', msg_template, attributes, _tags, _exc_info, get_frame(1))
+
+    def instrument(
+        self,
+        msg_template: str | Callable[..., Any] | None = None,
+        *,
+        span_name: str | None = None,
+        extract_args: bool | Sequence[str] = True,
+        record_return: bool = False,
+        allow_generator: bool = False,
+    ) -> Any:
+        """Decorate a function so each call runs in a span; usable bare (`@logfire.instrument`) or called.
+
+        Args:
+            msg_template: The span's message template (default `Calling {module}.{qualname}`); it may use
+                the function's argument names.
+            span_name: The span name (default: the template).
+            extract_args: Record the arguments as attributes: `True` for all, or a list of names.
+            record_return: Record the return value as the `return` attribute.
+            allow_generator: Silence the warning for generator functions (their span stays open while
+                the caller iterates, which can misattribute nested spans).
+
+        Example:
+            ```python
+            import logfire
+
+            @logfire.instrument('adding {a} and {b}', record_return=True)
+            def add(a: int, b: int) -> int:
+                return a + b
+
+            add(1, 2)
+            ```
+        """
+        decorator: InstrumentDecorator = instrument_decorator(
+            self,
+            None if callable(msg_template) else msg_template,
+            span_name=span_name,
+            extract_args=extract_args,
+            record_return=record_return,
+            allow_generator=allow_generator,
+        )
+        return decorator(msg_template) if callable(msg_template) else decorator
+
+    @contextmanager
+    def suppress_instrumentation(self) -> Iterator[None]:
+        """Within the block, no spans, logs or instrumentation spans are created.
+
+        Example:
+            ```python
+            import logfire
+
+            with logfire.suppress_instrumentation():
+                logfire.info('not recorded')
+            ```
+        """
+        token = context_api.attach(context_api.set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            yield
+        finally:
+            context_api.detach(token)
+
+    # ---- metrics -----------------------------------------------------------------------------------
+
+    def metric_counter(self, name: str, *, unit: str = '', description: str = '') -> Counter:
+        """Create a counter: a monotonically increasing sum (`.add(1)`)."""
+        return self._meter.create_counter(name, unit, description)
+
+    def metric_histogram(self, name: str, *, unit: str = '', description: str = '') -> Histogram:
+        """Create a histogram: a distribution of recorded values (`.record(0.25)`)."""
+        return self._meter.create_histogram(name, unit, description)
+
+    def metric_gauge(self, name: str, *, unit: str = '', description: str = '') -> Gauge:
+        """Create a gauge: the last value set (`.set(42)`)."""
+        return self._meter.create_gauge(name, unit, description)
+
+    def metric_up_down_counter(self, name: str, *, unit: str = '', description: str = '') -> UpDownCounter:
+        """Create an up-down counter: a sum that can also decrease (`.add(-1)`)."""
+        return self._meter.create_up_down_counter(name, unit, description)
+
+    def metric_counter_callback(
+        self, name: str, *, callbacks: Sequence[CallbackT], unit: str = '', description: str = ''
+    ) -> ObservableCounter:
+        """Create an observable counter whose `callbacks` report the total when metrics are collected."""
+        return self._meter.create_observable_counter(name, callbacks, unit, description)
+
+    def metric_gauge_callback(
+        self, name: str, *, callbacks: Sequence[CallbackT], unit: str = '', description: str = ''
+    ) -> ObservableGauge:
+        """Create an observable gauge whose `callbacks` report the value when metrics are collected."""
+        return self._meter.create_observable_gauge(name, callbacks, unit, description)
+
+    def metric_up_down_counter_callback(
+        self, name: str, *, callbacks: Sequence[CallbackT], unit: str = '', description: str = ''
+    ) -> ObservableUpDownCounter:
+        """Create an observable up-down counter whose `callbacks` report the value when metrics are collected."""
+        return self._meter.create_observable_up_down_counter(name, callbacks, unit, description)
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+
+    def force_flush(self, timeout_millis: int = 3000) -> bool:
+        """Export everything pending, waiting at most `timeout_millis`; True when all of it was exported."""
+        return self._state.force_flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: int = 3000, flush: bool = True) -> bool:
+        """Flush (unless `flush=False`) and shut the pipeline down within `timeout_millis`."""
+        return self._state.shutdown(timeout_millis, flush=flush)
+
+
+def _check_attribute_names(attributes: dict[str, Any]) -> None:
+    for key in attributes:
+        if key[:1] == '_':
+            raise ValueError(
+                f'Attribute names starting with an underscore are reserved for options, got {key!r}. '
+                'Rename the attribute.'
+            )
+
+
+def _level_number(level: LevelName | int) -> int:
+    if isinstance(level, int):
+        return level
+    return _level_number_or_warn(level)
+
+
+def _level_number_or_warn(level: object) -> int:
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level
+    if isinstance(level, str) and level.lower() in LEVEL_NUMBERS:
+        return LEVEL_NUMBERS[level.lower()]
+    warnings.warn(
+        f'Unknown log level {level!r}; logging at error level. Accepted: {", ".join(LEVEL_NUMBERS)}, or a number.',
+        UnknownLevelWarning,
+        stacklevel=4,
+    )
+    return ERROR_LEVEL
+
+
+def _links(links: Sequence[tuple[Any, Any]] | Sequence[Link]) -> Sequence[Link]:
+    return [link if isinstance(link, Link) else Link(link[0], link[1]) for link in links]
+
+
+def _current_exception() -> BaseException | None:
+    return sys.exc_info()[1]
+
+
+def _noop_span(state: LogfireState) -> LogfireSpan:
+    """A span that records nothing (below `min_level`, or after an internal error)."""
+    return LogfireSpan('', {}, _NOOP_TRACER, state)
+
+
+_NOOP_TRACER = NoOpTracer()
+

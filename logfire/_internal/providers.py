@@ -1,0 +1,139 @@
+"""Build the OpenTelemetry pipeline (tracer and meter providers, processors, exporters) from a config."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from opentelemetry import metrics
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+from ..version import VERSION
+from .errors import handle_internal_errors
+from .exporters.processors import RootSpanProcessor
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import MetricExporter
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+    from .config import LogfireConfig
+
+
+@dataclass
+class Pipeline:
+    """The real SDK objects behind the proxies, and how to flush and stop them within a bound."""
+
+    tracer_provider: TracerProvider
+    meter_provider: metrics.MeterProvider
+
+    def force_flush(self, timeout_millis: int) -> bool:
+        """Flush spans, then metrics, within `timeout_millis` in total."""
+        deadline = time.monotonic() + timeout_millis / 1000
+        ok = self.tracer_provider.force_flush(timeout_millis)
+        if isinstance(self.meter_provider, MeterProvider):
+            remaining = max(0, int((deadline - time.monotonic()) * 1000))
+            with handle_internal_errors('metrics flush'):
+                ok = self.meter_provider.force_flush(remaining) and ok
+        return ok
+
+    def shutdown(self, timeout_millis: int, *, flush: bool = True) -> bool:
+        """Flush (optionally) and shut down, giving up after `timeout_millis` so exit is never held."""
+        result: list[bool] = []
+
+        def run() -> None:
+            with handle_internal_errors('pipeline shutdown'):
+                ok = self.force_flush(timeout_millis) if flush else True
+                self.tracer_provider.shutdown()
+                if isinstance(self.meter_provider, MeterProvider):
+                    self.meter_provider.shutdown(timeout_millis=max(1, timeout_millis))
+                result.append(ok)
+
+        # Exporters may block on a dead endpoint beyond their own timeouts; a daemon thread bounds the wait.
+        thread = threading.Thread(target=run, name='logfire-shutdown', daemon=True)
+        thread.start()
+        thread.join(timeout_millis / 1000 + 0.5)
+        return bool(result and result[0])
+
+
+def build_resource(config: LogfireConfig) -> Resource:
+    """The resource every span and metric carries; dedicated settings win over `resource_attributes`."""
+    settings = config.settings
+    attributes: dict[str, str | int] = dict(settings.resource_attributes)
+    attributes['service.instance.id'] = uuid.uuid4().hex
+    attributes['process.pid'] = os.getpid()
+    if settings.service_name:
+        attributes['service.name'] = settings.service_name
+    if settings.service_version:
+        attributes['service.version'] = settings.service_version
+    if settings.environment:
+        attributes['deployment.environment.name'] = settings.environment
+    attributes['logfire.sdk.version'] = VERSION
+    # Resource.create adds telemetry.sdk.*, OTEL_RESOURCE_ATTRIBUTES and the unknown_service default.
+    return Resource.create(attributes)
+
+
+def _span_exporters(config: LogfireConfig) -> list[SpanExporter]:
+    from .exporters.otlp import span_exporters
+
+    return span_exporters(config)
+
+
+def _metric_exporters(config: LogfireConfig) -> list[MetricExporter]:
+    from .exporters.otlp import metric_exporters
+
+    return metric_exporters(config)
+
+
+def build_pipeline(config: LogfireConfig) -> Pipeline:
+    """Build the providers and processors for `config`. Heavy modules are imported only when used."""
+    settings = config.settings
+    resource = build_resource(config)
+    children: list[SpanProcessor] = list(settings.additional_span_processors)
+    if config.console is not None:
+        from .exporters.console import ConsoleSpanProcessor
+
+        children.append(ConsoleSpanProcessor(config.console))
+    if _wants_export(config):
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        children.extend(BatchSpanProcessor(exporter) for exporter in _span_exporters(config))
+    from .span_hooks import end_transforms, start_hooks
+
+    root = RootSpanProcessor(children, start_hooks(config), end_transforms(config))
+    sampler = ParentBased(TraceIdRatioBased(settings.trace_sample_rate)) if settings.trace_sample_rate < 1 else None
+    tracer_provider = TracerProvider(
+        resource=resource,
+        sampler=sampler,
+        id_generator=settings.id_generator,
+        shutdown_on_exit=False,
+    )
+    tracer_provider.add_span_processor(root)
+
+    meter_provider: metrics.MeterProvider = NoOpMeterProvider()
+    if settings.metrics:
+        readers: list[MetricReader] = list(settings.metric_readers)
+        if _wants_export(config):
+            from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+            readers.extend(PeriodicExportingMetricReader(exporter) for exporter in _metric_exporters(config))
+        meter_provider = MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False)
+    return Pipeline(tracer_provider, meter_provider)
+
+
+def _wants_export(config: LogfireConfig) -> bool:
+    settings = config.settings
+    return config.send_to_logfire or bool(
+        settings.otlp_endpoint
+        or settings.otlp_traces_endpoint
+        or settings.otlp_metrics_endpoint
+        or settings.otlp_logs_endpoint
+    )

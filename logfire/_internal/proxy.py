@@ -1,0 +1,264 @@
+"""Long-lived tracer and meter providers that forward to whatever pipeline `configure()` built last.
+
+Everything logfire hands out (its own tracer, the providers given to instrumentations) holds these
+proxies, so code instrumented before `configure()`, or across a second `configure()`, records into the
+current pipeline.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import context as context_api, metrics, trace
+from opentelemetry.metrics import CallbackT, NoOpMeterProvider
+from opentelemetry.metrics import _Gauge as Gauge  # pyright: ignore[reportPrivateUsage]  # OTel still marks gauges experimental
+from opentelemetry.trace import Link, NoOpTracerProvider, SpanKind
+from opentelemetry.util.types import Attributes
+
+SUPPRESS_INSTRUMENTATION_KEY = context_api._SUPPRESS_INSTRUMENTATION_KEY  # pyright: ignore[reportPrivateUsage]
+"""The context key every OpenTelemetry instrumentation checks; `suppress_instrumentation()` sets it."""
+
+
+class ProxyTracerProvider(trace.TracerProvider):
+    """A tracer provider whose tracers follow the delegate set by `set_delegate()`."""
+
+    def __init__(self, on_unconfigured_use: Callable[[], None] | None = None) -> None:
+        self.delegate: trace.TracerProvider = NoOpTracerProvider()
+        self.configured = False
+        self.generation = 0
+        self.on_unconfigured_use = on_unconfigured_use
+
+    def set_delegate(self, provider: trace.TracerProvider, *, configured: bool = True) -> None:
+        """Send every tracer's future spans to `provider`."""
+        self.delegate = provider
+        self.configured = configured
+        self.generation += 1
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Attributes = None,
+    ) -> ProxyTracer:
+        """Return a tracer that always uses the current delegate."""
+        return ProxyTracer(self, instrumenting_module_name, instrumenting_library_version, schema_url, attributes)
+
+
+class ProxyTracer(trace.Tracer):
+    """A tracer that re-resolves its real tracer when the provider's delegate changes."""
+
+    __slots__ = ('_args', '_generation', '_provider', '_tracer')
+
+    def __init__(
+        self,
+        provider: ProxyTracerProvider,
+        name: str,
+        version: str | None,
+        schema_url: str | None,
+        attributes: Attributes,
+    ) -> None:
+        self._provider = provider
+        self._args = (name, version, schema_url, attributes)
+        self._generation = -1
+        self._tracer: trace.Tracer = trace.NoOpTracer()
+
+    @property
+    def tracer(self) -> trace.Tracer:
+        """The real tracer of the current pipeline."""
+        provider = self._provider
+        if self._generation != provider.generation:
+            self._tracer = provider.delegate.get_tracer(*self._args)
+            self._generation = provider.generation
+        if not provider.configured and provider.on_unconfigured_use is not None:
+            provider.on_unconfigured_use()
+        return self._tracer
+
+    def start_span(
+        self,
+        name: str,
+        context: context_api.Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> trace.Span:
+        """Start a span in the current pipeline; a non-recording one inside `suppress_instrumentation()`."""
+        if context_api.get_value(SUPPRESS_INSTRUMENTATION_KEY):
+            return trace.INVALID_SPAN
+        return self.tracer.start_span(
+            name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
+        )
+
+    @contextmanager
+    def start_as_current_span(
+        self,
+        name: str,
+        context: context_api.Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Iterator[trace.Span]:
+        """Start a span in the current pipeline and make it current for the block."""
+        if context_api.get_value(SUPPRESS_INSTRUMENTATION_KEY):
+            yield trace.INVALID_SPAN
+            return
+        with self.tracer.start_as_current_span(
+            name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception, end_on_exit
+        ) as span:
+            yield span
+
+
+class ProxyMeterProvider(metrics.MeterProvider):
+    """A meter provider whose instruments are re-created on each new delegate."""
+
+    def __init__(self) -> None:
+        self.delegate: metrics.MeterProvider = NoOpMeterProvider()
+        self._meters: weakref.WeakSet[ProxyMeter] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def set_delegate(self, provider: metrics.MeterProvider) -> None:
+        """Point every meter and instrument handed out so far at `provider`."""
+        with self._lock:
+            self.delegate = provider
+            meters = list(self._meters)
+        for meter in meters:
+            meter.rebind(provider)
+
+    def get_meter(
+        self, name: str, version: str | None = None, schema_url: str | None = None, attributes: Attributes = None
+    ) -> ProxyMeter:
+        """Return a meter whose instruments follow the current delegate."""
+        with self._lock:
+            meter = ProxyMeter((name, version, schema_url, attributes), self.delegate)
+            self._meters.add(meter)
+        return meter
+
+
+class _ProxyInstrument:
+    """Forwards measurements to the instrument of the current pipeline."""
+
+    def __init__(self, create: Callable[[metrics.Meter], Any], meter: metrics.Meter) -> None:
+        self._create = create
+        self._instrument: Any = create(meter)
+
+    def rebind(self, meter: metrics.Meter) -> None:
+        self._instrument = self._create(meter)
+
+
+class _ProxyCounter(_ProxyInstrument, metrics.Counter):
+    def add(self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None) -> None:
+        self._instrument.add(amount, attributes, context)
+
+
+class _ProxyUpDownCounter(_ProxyInstrument, metrics.UpDownCounter):
+    def add(self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None) -> None:
+        self._instrument.add(amount, attributes, context)
+
+
+class _ProxyHistogram(_ProxyInstrument, metrics.Histogram):
+    def record(
+        self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None
+    ) -> None:
+        self._instrument.record(amount, attributes, context)
+
+
+class _ProxyGauge(_ProxyInstrument, Gauge):
+    def set(self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None) -> None:
+        self._instrument.set(amount, attributes, context)
+
+
+class _ProxyObservable(
+    _ProxyInstrument, metrics.ObservableCounter, metrics.ObservableUpDownCounter, metrics.ObservableGauge
+):
+    pass
+
+
+class ProxyMeter(metrics.Meter):
+    """A meter whose instruments survive a change of pipeline."""
+
+    def __init__(self, args: tuple[str, str | None, str | None, Attributes], provider: metrics.MeterProvider) -> None:
+        super().__init__(args[0], args[1], args[2])
+        self._args = args
+        self._meter = provider.get_meter(*args)
+        self._instruments: weakref.WeakSet[_ProxyInstrument] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def rebind(self, provider: metrics.MeterProvider) -> None:
+        """Re-create this meter's instruments on `provider`."""
+        with self._lock:
+            self._meter = provider.get_meter(*self._args)
+            instruments = list(self._instruments)
+        for instrument in instruments:
+            instrument.rebind(self._meter)
+
+    def _add(self, instrument: _ProxyInstrument) -> Any:
+        with self._lock:
+            self._instruments.add(instrument)
+        return instrument
+
+    def create_counter(self, name: str, unit: str = '', description: str = '') -> metrics.Counter:
+        """Create a counter that survives reconfiguration."""
+        return self._add(_ProxyCounter(lambda m: m.create_counter(name, unit, description), self._meter))
+
+    def create_up_down_counter(self, name: str, unit: str = '', description: str = '') -> metrics.UpDownCounter:
+        """Create an up-down counter that survives reconfiguration."""
+        return self._add(_ProxyUpDownCounter(lambda m: m.create_up_down_counter(name, unit, description), self._meter))
+
+    def create_histogram(
+        self,
+        name: str,
+        unit: str = '',
+        description: str = '',
+        *,
+        explicit_bucket_boundaries_advisory: Sequence[float] | None = None,
+    ) -> metrics.Histogram:
+        """Create a histogram that survives reconfiguration."""
+        return self._add(
+            _ProxyHistogram(
+                lambda m: m.create_histogram(
+                    name, unit, description, explicit_bucket_boundaries_advisory=explicit_bucket_boundaries_advisory
+                ),
+                self._meter,
+            )
+        )
+
+    def create_gauge(self, name: str, unit: str = '', description: str = '') -> Gauge:
+        """Create a gauge that survives reconfiguration."""
+        return self._add(_ProxyGauge(lambda m: m.create_gauge(name, unit, description), self._meter))
+
+    def create_observable_counter(
+        self, name: str, callbacks: Sequence[CallbackT] | None = None, unit: str = '', description: str = ''
+    ) -> metrics.ObservableCounter:
+        """Create an observable counter that survives reconfiguration."""
+        return self._add(
+            _ProxyObservable(lambda m: m.create_observable_counter(name, callbacks, unit, description), self._meter)
+        )
+
+    def create_observable_up_down_counter(
+        self, name: str, callbacks: Sequence[CallbackT] | None = None, unit: str = '', description: str = ''
+    ) -> metrics.ObservableUpDownCounter:
+        """Create an observable up-down counter that survives reconfiguration."""
+        return self._add(
+            _ProxyObservable(
+                lambda m: m.create_observable_up_down_counter(name, callbacks, unit, description), self._meter
+            )
+        )
+
+    def create_observable_gauge(
+        self, name: str, callbacks: Sequence[CallbackT] | None = None, unit: str = '', description: str = ''
+    ) -> metrics.ObservableGauge:
+        """Create an observable gauge that survives reconfiguration."""
+        return self._add(
+            _ProxyObservable(lambda m: m.create_observable_gauge(name, callbacks, unit, description), self._meter)
+        )

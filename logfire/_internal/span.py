@@ -1,0 +1,187 @@
+"""`LogfireSpan`: a context manager over an OpenTelemetry span, with logfire's attributes and levels."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as context_api, trace
+from opentelemetry.trace import Link, Status, StatusCode
+from opentelemetry.util import types as otel_types
+
+from .attributes import prepare_attributes
+from .constants import (
+    ATTRIBUTES_JSON_SCHEMA_KEY,
+    ATTRIBUTES_LOG_LEVEL_NUM_KEY,
+    ATTRIBUTES_MESSAGE_KEY,
+    ATTRIBUTES_TAGS_KEY,
+    ERROR_LEVEL,
+    LEVEL_NUMBERS,
+    LevelName,
+)
+from .errors import handle_internal_errors
+
+if TYPE_CHECKING:
+    from .config import LogfireState
+
+
+class LogfireSpan:
+    """A span made by `logfire.span()`. The OpenTelemetry span starts when the `with` block is entered.
+
+    An exception escaping the block is recorded (ERROR status, level error, an `exception` event) and
+    propagates unchanged.
+    """
+
+    __slots__ = ('_attributes', '_links', '_name', '_span', '_state', '_token', '_tracer')
+
+    def __init__(
+        self,
+        name: str,
+        attributes: dict[str, otel_types.AttributeValue],
+        tracer: trace.Tracer,
+        state: LogfireState,
+        links: Sequence[Link] = (),
+    ) -> None:
+        self._name = name
+        self._attributes = attributes
+        self._tracer = tracer
+        self._state = state
+        self._links = links
+        self._span: trace.Span | None = None
+        self._token: object = None
+
+    def __enter__(self) -> LogfireSpan:
+        if self._span is None:
+            generator = self._state.ns_timestamp_generator
+            self._span = self._tracer.start_span(
+                self._name,
+                attributes=self._attributes,
+                links=self._links,
+                start_time=generator() if generator else None,
+                record_exception=False,
+                set_status_on_exception=False,
+            )
+            self._token = context_api.attach(trace.set_span_in_context(self._span))
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc_value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        span = self._span
+        if span is None or self._token is None:
+            return
+        token, self._token = self._token, None
+        context_api.detach(token)  # pyright: ignore[reportArgumentType]  # OTel logs (never raises) a bad detach
+        if exc_value is not None and span.is_recording():
+            with handle_internal_errors('span exception'):
+                self._record_error(span, exc_value, escaped=True)
+        generator = self._state.ns_timestamp_generator
+        span.end(generator() if generator else None)
+
+    async def __aenter__(self) -> LogfireSpan:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc_value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.__exit__(exc_type, exc_value, traceback)
+
+    def _record_error(self, span: trace.Span, exc: BaseException, *, escaped: bool) -> None:
+        span.set_attribute(ATTRIBUTES_LOG_LEVEL_NUM_KEY, ERROR_LEVEL)
+        span.set_status(Status(StatusCode.ERROR, f'{type(exc).__name__}: {exc}'))
+        generator = self._state.ns_timestamp_generator
+        span.record_exception(exc, escaped=escaped, timestamp=generator() if generator else None)
+
+    @property
+    def message(self) -> str:
+        """The formatted message (`logfire.msg`)."""
+        return str(self._get(ATTRIBUTES_MESSAGE_KEY, self._name))
+
+    @message.setter
+    def message(self, message: str) -> None:
+        self._set(ATTRIBUTES_MESSAGE_KEY, message)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The span's tags (`logfire.tags`)."""
+        value = self._get(ATTRIBUTES_TAGS_KEY, ())
+        return tuple(value) if isinstance(value, (list, tuple)) else ()  # pyright: ignore[reportUnknownArgumentType]
+
+    @tags.setter
+    def tags(self, tags: Sequence[str]) -> None:
+        self._set(ATTRIBUTES_TAGS_KEY, tuple(tags))
+
+    def _get(self, key: str, default: Any) -> Any:
+        return self._attributes.get(key, default)
+
+    def _set(self, key: str, value: otel_types.AttributeValue) -> None:
+        self._attributes[key] = value
+        if self._span is not None:
+            self._span.set_attribute(key, value)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute; non-primitive values are stored as JSON with their type in `logfire.json_schema`."""
+        self.set_attributes({key: value})
+
+    def set_attributes(self, attributes: dict[str, Any]) -> None:
+        """Set several attributes at once, encoded as `set_attribute` does."""
+        with handle_internal_errors('set_attributes'):
+            encoded, schema = prepare_attributes(attributes)
+            for key, value in encoded.items():
+                self._set(key, value)
+            if schema is not None:
+                self._set(ATTRIBUTES_JSON_SCHEMA_KEY, _merge_schemas(self._get(ATTRIBUTES_JSON_SCHEMA_KEY, None), schema))
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: otel_types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        """Record an exception as an `exception` event on this span (the span must have started)."""
+        if self._span is None:
+            return
+        generator = self._state.ns_timestamp_generator
+        if timestamp is None and generator is not None:
+            timestamp = generator()
+        self._span.record_exception(exception, attributes=attributes, timestamp=timestamp, escaped=escaped)
+
+    def set_level(self, level: LevelName | int) -> None:
+        """Set the span's level; error and above also set OTel's ERROR status."""
+        number = level if isinstance(level, int) else LEVEL_NUMBERS.get(level)
+        if number is None:
+            raise ValueError(f'Unknown level {level!r}. Accepted: {", ".join(LEVEL_NUMBERS)}, or a number.')
+        self._set(ATTRIBUTES_LOG_LEVEL_NUM_KEY, number)
+        if number >= ERROR_LEVEL and self._span is not None:
+            self._span.set_status(Status(StatusCode.ERROR))
+
+    def is_recording(self) -> bool:
+        """Whether the span has started, has not ended and is being recorded (not sampled out)."""
+        return self._span is not None and self._span.is_recording()
+
+    def end(self, end_time: int | None = None) -> None:
+        """End the span without leaving a `with` block (for spans started with `__enter__`)."""
+        if self._span is not None:
+            if self._token is not None:
+                token, self._token = self._token, None
+                context_api.detach(token)  # pyright: ignore[reportArgumentType]
+            self._span.end(end_time)
+
+    def get_span_context(self) -> trace.SpanContext | None:
+        """The OpenTelemetry span context, once the span has started."""
+        return None if self._span is None else self._span.get_span_context()
+
+
+def _merge_schemas(existing: Any, new: str) -> str:
+    if not isinstance(existing, str):
+        return new
+    try:
+        old_schema = json.loads(existing)
+        new_schema = json.loads(new)
+        old_schema.setdefault('properties', {}).update(new_schema.get('properties', {}))
+        return json.dumps(old_schema, separators=(',', ':'))
+    except (ValueError, AttributeError):
+        return new

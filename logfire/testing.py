@@ -1,0 +1,246 @@
+"""Test kit: capture what logfire exports and compare it deterministically.
+
+Installed as a pytest plugin, so the `capfire` fixture is available in any project that has logfire:
+
+```python
+import logfire
+from logfire.testing import CaptureLogfire
+
+
+def test_greeting_is_logged(capfire: CaptureLogfire) -> None:
+    logfire.info('hello {name}', name='world')
+    [span] = capfire.exporter.exported_spans_as_dict()
+    assert span['attributes']['logfire.msg'] == 'hello world'
+```
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.trace import SpanContext
+
+from ._internal.config import GLOBAL_STATE, build_config
+from ._internal.constants import CODE_FILEPATH, CODE_LINENO
+from ._internal.providers import build_pipeline
+from ._internal.settings import load_settings
+
+__all__ = [
+    'CaptureLogfire',
+    'IncrementalIdGenerator',
+    'SeededRandomIdGenerator',
+    'TestExporter',
+    'TimeGenerator',
+    'capfire',
+]
+
+ONE_SECOND_IN_NANOSECONDS = 1_000_000_000
+
+
+class TestExporter(SpanExporter):
+    """A span exporter that keeps every exported span in memory, in the order the spans ended."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self) -> None:
+        self.exported_spans: list[ReadableSpan] = []
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Keep the spans."""
+        with self._lock:
+            self.exported_spans.extend(spans)
+        return SpanExportResult.SUCCESS
+
+    def clear(self) -> None:
+        """Forget every span exported so far."""
+        with self._lock:
+            self.exported_spans.clear()
+
+    def exported_spans_as_dict(
+        self,
+        fixed_line_number: int | None = 123,
+        strip_filepaths: bool = True,
+        include_resources: bool = False,
+        include_instrumentation_scope: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The exported spans as plain dicts, normalised so that snapshots are stable.
+
+        Timestamps are renumbered in order (1s, 2s, ... in nanoseconds), which leaves the output of a
+        `TimeGenerator` unchanged and makes spans timed by the clock (e.g. from instrumentation) stable.
+
+        Args:
+            fixed_line_number: Replace `code.lineno` with this (None keeps the real line).
+            strip_filepaths: Keep only the file name of `code.filepath`.
+            include_resources: Add each span's resource attributes under `resource`.
+            include_instrumentation_scope: Add the instrumentation scope name under `instrumentation_scope`.
+
+        Returns:
+            One dict per span with `name`, `context`, `parent`, `start_time`, `end_time`, `attributes`
+            and, when present, `events`.
+        """
+        with self._lock:
+            spans = list(self.exported_spans)
+        times = _time_renumbering(spans)
+        result: list[dict[str, Any]] = []
+        for span in spans:
+            attributes = dict(span.attributes or {})
+            if fixed_line_number is not None and CODE_LINENO in attributes:
+                attributes[CODE_LINENO] = fixed_line_number
+            if strip_filepaths and isinstance(attributes.get(CODE_FILEPATH), str):
+                attributes[CODE_FILEPATH] = PurePath(str(attributes[CODE_FILEPATH])).name
+            item: dict[str, Any] = {
+                'name': span.name,
+                'context': _context_dict(span.context),
+                'parent': _context_dict(span.parent),
+                'start_time': times.get(span.start_time or 0),
+                'end_time': times.get(span.end_time or 0),
+                'attributes': attributes,
+            }
+            if span.events:
+                item['events'] = [
+                    {'name': event.name, 'timestamp': times.get(event.timestamp), 'attributes': dict(event.attributes or {})}
+                    for event in span.events
+                ]
+            if include_resources:
+                item['resource'] = {'attributes': dict(span.resource.attributes)}
+            if include_instrumentation_scope:
+                scope = span.instrumentation_scope
+                item['instrumentation_scope'] = scope.name if scope else None
+            result.append(item)
+        return result
+
+
+def _context_dict(context: SpanContext | None) -> dict[str, Any] | None:
+    if context is None:
+        return None
+    return {'trace_id': context.trace_id, 'span_id': context.span_id, 'is_remote': context.is_remote}
+
+
+def _time_renumbering(spans: Sequence[ReadableSpan]) -> dict[int, int]:
+    stamps: set[int] = set()
+    for span in spans:
+        stamps.update(t for t in (span.start_time, span.end_time) if t is not None)
+        stamps.update(event.timestamp for event in span.events)
+    return {stamp: (i + 1) * ONE_SECOND_IN_NANOSECONDS for i, stamp in enumerate(sorted(stamps))}
+
+
+class IncrementalIdGenerator(IdGenerator):
+    """Trace and span ids 1, 2, 3, ...: readable and stable in snapshots."""
+
+    def __init__(self) -> None:
+        self.trace_id_counter = 0
+        self.span_id_counter = 0
+        self._lock = threading.Lock()
+
+    def reset_trace_span_ids(self) -> None:
+        """Start counting from 1 again."""
+        with self._lock:
+            self.trace_id_counter = 0
+            self.span_id_counter = 0
+
+    def generate_span_id(self) -> int:
+        """The next span id."""
+        with self._lock:
+            self.span_id_counter += 1
+            return self.span_id_counter
+
+    def generate_trace_id(self) -> int:
+        """The next trace id."""
+        with self._lock:
+            self.trace_id_counter += 1
+            return self.trace_id_counter
+
+
+class SeededRandomIdGenerator(IdGenerator):
+    """Random-looking ids from a seeded generator: realistic, yet the same in every run."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def generate_span_id(self) -> int:
+        """A non-zero 64-bit span id."""
+        with self._lock:
+            return self.random.getrandbits(64) or 1
+
+    def generate_trace_id(self) -> int:
+        """A non-zero 128-bit trace id."""
+        with self._lock:
+            return self.random.getrandbits(128) or 1
+
+
+class TimeGenerator:
+    """A clock for `AdvancedOptions(ns_timestamp_generator=...)` that advances one second per call."""
+
+    def __init__(self, ns_time: int = 0) -> None:
+        self.ns_time = ns_time
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self._lock:
+            self.ns_time += ONE_SECOND_IN_NANOSECONDS
+            return self.ns_time
+
+    def __repr__(self) -> str:
+        return f'TimeGenerator(ns_time={self.ns_time})'
+
+
+@dataclass
+class CaptureLogfire:
+    """What `capfire` gives a test: the span exporter and the metrics reader of the test's pipeline."""
+
+    exporter: TestExporter
+    metrics_reader: InMemoryMetricReader
+
+    def get_collected_metrics(self) -> list[dict[str, Any]]:
+        """The metrics collected so far, as plain dicts (one per metric)."""
+        data = self.metrics_reader.get_metrics_data()
+        result: list[dict[str, Any]] = []
+        if data is None:
+            return result
+        for resource_metrics in data.resource_metrics:
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    result.append(json.loads(metric.to_json()))
+        return result
+
+
+@pytest.fixture
+def capfire() -> Iterator[CaptureLogfire]:
+    """Configure logfire to capture spans and metrics in memory for one test, then restore the old config.
+
+    Ids come from an `IncrementalIdGenerator` and times from a `TimeGenerator`; nothing is printed or sent.
+    """
+    exporter = TestExporter()
+    reader = InMemoryMetricReader()
+    settings = load_settings(
+        {
+            'send_to_logfire': False,
+            'console': False,
+            'additional_span_processors': (SimpleSpanProcessor(exporter),),
+            'metric_readers': (reader,),
+            'id_generator': IncrementalIdGenerator(),
+            'ns_timestamp_generator': TimeGenerator(),
+        }
+    )
+    config = build_config(settings)
+    previous = GLOBAL_STATE.swap(config, build_pipeline(config))
+    try:
+        yield CaptureLogfire(exporter, reader)
+    finally:
+        ours = GLOBAL_STATE.swap(*previous)
+        if ours[1] is not None:
+            ours[1].shutdown(1000)
+

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests see no LOGFIRE_* or OTEL_* variables unless they set them."""
+    for name in list(os.environ):
+        if name.startswith(('LOGFIRE_', 'OTEL_')):
+            monkeypatch.delenv(name)
+    yield
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The current environment without LOGFIRE_*/OTEL_*/PYTEST_* variables, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('LOGFIRE_', 'OTEL_', 'PYTEST_'))}
+    env['PYTHONPATH'] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def run_python(
+    code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh interpreter (global state and env vars stay out of this process)."""
+    return subprocess.run(
+        [sys.executable, '-c', code],
+        env=env if env is not None else clean_env(),
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
