@@ -8,8 +8,6 @@ logfire.info('hello {name}', name='world')
 ```
 """
 
-from __future__ import annotations
-
 from ._internal.config import configure
 from ._internal.constants import LevelName
 from ._internal.main import Logfire
@@ -22,9 +20,7 @@ from ._internal.options import (
     ScrubMatch,
 )
 from ._internal.span import LogfireSpan
-from .version import VERSION
-
-__version__ = VERSION
+from .version import VERSION as __version__
 
 DEFAULT_LOGFIRE_INSTANCE = Logfire()
 """The instance behind the module-level functions, configured by `logfire.configure()`."""

@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanContext
 
-from ._internal.config import GLOBAL_STATE, build_config
+from ._internal.config import GLOBAL_STATE, build_config, install_globals
 from ._internal.constants import CODE_FILEPATH, CODE_LINENO
 from ._internal.providers import build_pipeline
 from ._internal.settings import load_settings
@@ -110,7 +110,11 @@ class TestExporter(SpanExporter):
             }
             if span.events:
                 item['events'] = [
-                    {'name': event.name, 'timestamp': times.get(event.timestamp), 'attributes': dict(event.attributes or {})}
+                    {
+                        'name': event.name,
+                        'timestamp': times.get(event.timestamp),
+                        'attributes': dict(event.attributes or {}),
+                    }
                     for event in span.events
                 ]
             if include_resources:
@@ -189,6 +193,7 @@ class TimeGenerator:
         self._lock = threading.Lock()
 
     def __call__(self) -> int:
+        """The next timestamp, one second after the previous one."""
         with self._lock:
             self.ns_time += ONE_SECOND_IN_NANOSECONDS
             return self.ns_time
@@ -236,6 +241,7 @@ def capfire() -> Iterator[CaptureLogfire]:
         }
     )
     config = build_config(settings)
+    install_globals(GLOBAL_STATE)
     previous = GLOBAL_STATE.swap(config, build_pipeline(config))
     try:
         yield CaptureLogfire(exporter, reader)
@@ -243,4 +249,3 @@ def capfire() -> Iterator[CaptureLogfire]:
         ours = GLOBAL_STATE.swap(*previous)
         if ours[1] is not None:
             ours[1].shutdown(1000)
-

@@ -59,9 +59,7 @@ def test_logfire_env_var_beats_otel_fallback(tmp_path: Path) -> None:
 
 def test_otel_env_var_beats_pyproject(tmp_path: Path) -> None:
     write_pyproject(tmp_path, "service_name = 'from-pyproject'\nenvironment = 'staging'\n")
-    got = settings_in_subprocess(
-        ['service_name', 'environment'], env={'OTEL_SERVICE_NAME': 'from-otel'}, cwd=tmp_path
-    )
+    got = settings_in_subprocess(['service_name', 'environment'], env={'OTEL_SERVICE_NAME': 'from-otel'}, cwd=tmp_path)
     assert got == {'service_name': 'from-otel', 'environment': 'staging'}
 
 
@@ -125,7 +123,9 @@ def test_send_to_logfire_defaults_to_false_under_pytest() -> None:
 
 
 def test_resource_attributes_env_var_is_parsed_as_key_value_pairs(tmp_path: Path) -> None:
-    got = settings_in_subprocess(['resource_attributes'], env={'LOGFIRE_RESOURCE_ATTRIBUTES': 'a=1, b = two'}, cwd=tmp_path)
+    got = settings_in_subprocess(
+        ['resource_attributes'], env={'LOGFIRE_RESOURCE_ATTRIBUTES': 'a=1, b = two'}, cwd=tmp_path
+    )
     assert got == {'resource_attributes': {'a': '1', 'b': 'two'}}
 
 
@@ -212,7 +212,9 @@ def test_spans_before_configure_warn_once_and_record_after(tmp_path: Path) -> No
             logfire.info('before 2')
         print('warnings', [w.category.__name__ for w in caught])
         exporter = TestExporter()
-        logfire.configure(send_to_logfire=False, console=False, additional_span_processors=[SimpleSpanProcessor(exporter)])
+        logfire.configure(
+            send_to_logfire=False, console=False, additional_span_processors=[SimpleSpanProcessor(exporter)]
+        )
         logfire.info('after')
         tracer.start_span('from an early tracer').end()
         print('spans', [s.name for s in exporter.exported_spans])
@@ -258,13 +260,12 @@ def test_configure_twice_rebuilds_the_pipeline_in_place(tmp_path: Path) -> None:
 
 
 def test_local_instance_is_independent_of_the_global_one(capfire: CaptureLogfire) -> None:
-    from logfire.testing import TestExporter
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+    from logfire.testing import TestExporter
+
     exporter = TestExporter()
-    local = logfire.configure(
-        local=True, console=False, additional_span_processors=[SimpleSpanProcessor(exporter)]
-    )
+    local = logfire.configure(local=True, console=False, additional_span_processors=[SimpleSpanProcessor(exporter)])
     local.info('local only')
     logfire.info('global only')
     assert [s.name for s in exporter.exported_spans] == ['local only']

@@ -8,9 +8,9 @@ import re
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from opentelemetry.sdk.trace import SpanProcessor
 
@@ -19,6 +19,7 @@ from .constants import LevelName
 from .errors import handle_internal_errors
 from .options import AdvancedOptions, ConsoleOptions, MetricsOptions, SamplingOptions, ScrubbingOptions
 from .proxy import ProxyMeterProvider, ProxyTracerProvider
+from .scrubbing import Scrubber
 from .settings import LogfireSettings, ignore_no_config, load_settings
 
 if TYPE_CHECKING:
@@ -43,10 +44,11 @@ class LogfireConfig:
     """The resolved, immutable configuration that a pipeline is built from."""
 
     settings: LogfireSettings
-    token: str | None
+    token: str | None = field(repr=False)
     base_url: str | None
     console: ConsoleOptions | None
     scrubbing: ScrubbingOptions | None
+    scrubber: Scrubber
 
     @property
     def send_to_logfire(self) -> bool:
@@ -67,6 +69,7 @@ class LogfireState:
         self.min_level = 0
         self.inspect_arguments = False
         self.ns_timestamp_generator: Callable[[], int] | None = None
+        self.scrubber: Scrubber | None = None
         self._warned_not_configured = False
 
     def _warn_not_configured(self) -> None:
@@ -103,6 +106,7 @@ class LogfireState:
             self.min_level = (settings.min_level or 0) if settings else 0
             self.inspect_arguments = settings.inspect_arguments if settings else False
             self.ns_timestamp_generator = settings.ns_timestamp_generator if settings else None
+            self.scrubber = config.scrubber if config and config.scrubber.enabled else None
             if pipeline is None:
                 self.tracer_provider.set_delegate(NoOpTracerProvider(), configured=config is not None)
                 self.meter_provider.set_delegate(NoOpMeterProvider())
@@ -147,10 +151,10 @@ def _option_kwargs(
     kwargs: dict[str, Any] = {}
     origins: dict[str, str] = {}
 
-    def put(field: str, value: Any, origin: str) -> None:
+    def put(name: str, value: Any, origin: str) -> None:
         if value is not None:
-            kwargs[field] = value
-            origins[field] = origin
+            kwargs[name] = value
+            origins[name] = origin
 
     if console is False:
         put('console', False, 'configure(console=False)')
@@ -177,7 +181,7 @@ def _option_kwargs(
     return kwargs, origins
 
 
-def configure(  # noqa: C901 - a flat list of parameters, each handled in one line
+def configure(
     *,
     local: bool = False,
     send_to_logfire: bool | Literal['if-token-present'] | None = None,
@@ -266,7 +270,7 @@ def configure(  # noqa: C901 - a flat list of parameters, each handled in one li
     state = LogfireState() if local else GLOBAL_STATE
     state.apply(config)
     if not local:
-        _install_globals(state)
+        install_globals(state)
     return Logfire(state)
 
 
@@ -303,7 +307,14 @@ def build_config(settings: LogfireSettings) -> LogfireConfig:
     if settings.scrubbing:
         scrubbing = ScrubbingOptions(callback=settings.scrubbing_callback, extra_patterns=settings.scrubbing_patterns)
     base_url = settings.base_url or credentials_url or (token_region_url(token) if token else None)
-    return LogfireConfig(settings=settings, token=token, base_url=base_url, console=console, scrubbing=scrubbing)
+    return LogfireConfig(
+        settings=settings,
+        token=token,
+        base_url=base_url,
+        console=console,
+        scrubbing=scrubbing,
+        scrubber=Scrubber(scrubbing),
+    )
 
 
 def resolve_token(settings: LogfireSettings) -> tuple[str | None, str | None]:
@@ -323,10 +334,11 @@ def resolve_token(settings: LogfireSettings) -> tuple[str | None, str | None]:
         raise LogfireConfigError(
             f'Cannot read the credentials file {str(path)!r}: {exc}. Fix or delete it, or set LOGFIRE_TOKEN.'
         ) from exc
-    token = data.get('token') if isinstance(data, dict) else None
+    data = cast('dict[str, Any]', data if isinstance(data, dict) else {})
+    token = data.get('token')
     if not isinstance(token, str) or not token:
         raise LogfireConfigError(f'The credentials file {str(path)!r} has no "token" string. Fix or delete it.')
-    url = data.get('logfire_api_url')  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    url = data.get('logfire_api_url')
     return token, url if isinstance(url, str) else None
 
 
@@ -339,13 +351,17 @@ def token_region_url(token: str) -> str:
 _globals_installed = False
 
 
-def _install_globals(state: LogfireState) -> None:
-    """Make the proxies OpenTelemetry's global providers, once, so other instrumentation records too."""
+def install_globals(state: LogfireState) -> None:
+    """Make the proxies OpenTelemetry's global providers and wrap the global propagator, once."""
     global _globals_installed
-    if _globals_installed:
-        return
-    _globals_installed = True
-    from opentelemetry import metrics, trace
+    with state.lock:
+        if _globals_installed:
+            return
+        _globals_installed = True
+    from opentelemetry import metrics, propagate, trace
+
+    from .propagation import DistributedTracingPropagator
 
     trace.set_tracer_provider(state.tracer_provider)
     metrics.set_meter_provider(state.meter_provider)
+    propagate.set_global_textmap(DistributedTracingPropagator(propagate.get_global_textmap(), state))

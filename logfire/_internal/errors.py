@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 
 logger = logging.getLogger('logfire')
@@ -24,7 +24,7 @@ def report_once(key: str, message: str, *, exc_info: BaseException | bool = Fals
 
 
 @contextmanager
-def handle_internal_errors(where: str) -> Iterator[None]:
+def handle_internal_errors(where: str) -> Generator[None, None, None]:
     """Contain any exception raised inside the block, reporting it once per `where`.
 
     Used at every boundary where OpenTelemetry or user code calls into logfire (processors, exporters,

@@ -77,53 +77,15 @@ def instrument_decorator(
             state = logfire._state  # pyright: ignore[reportPrivateUsage]
             return LogfireSpan(name, attributes, logfire._tracer, state)  # pyright: ignore[reportPrivateUsage]
 
-        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
-            if not allow_generator:
-                warnings.warn(
-                    f'@logfire.instrument on the generator function {qualname!r}: its span stays open while the '
-                    'caller iterates, so spans made by the caller between items nest under it. '
-                    'Pass allow_generator=True if that is what you want.',
-                    InstrumentGeneratorWarning,
-                    stacklevel=3,
-                )
-            if inspect.isasyncgenfunction(func):
-
-                @functools.wraps(func)
-                async def async_gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                    with open_span(args, kwargs):
-                        async for item in func(*args, **kwargs):
-                            yield item
-
-                return async_gen_wrapper  # type: ignore[return-value]
-
-            @functools.wraps(func)
-            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with open_span(args, kwargs):
-                    return (yield from func(*args, **kwargs))
-
-            return gen_wrapper  # type: ignore[return-value]
-
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                with open_span(args, kwargs) as span:
-                    result = await func(*args, **kwargs)
-                    if record_return:
-                        span.set_attribute('return', result)
-                    return result
-
-            return async_wrapper  # type: ignore[return-value]
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with open_span(args, kwargs) as span:
-                result = func(*args, **kwargs)
-                if record_return:
-                    span.set_attribute('return', result)
-                return result
-
-        return wrapper  # type: ignore[return-value]
+        if (inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)) and not allow_generator:
+            warnings.warn(
+                f'@logfire.instrument on the generator function {qualname!r}: its span stays open while the '
+                'caller iterates, so spans made by the caller between items nest under it. '
+                'Pass allow_generator=True if that is what you want.',
+                InstrumentGeneratorWarning,
+                stacklevel=3,
+            )
+        return _wrap(func, open_span, record_return)
 
     return decorator
 
@@ -133,3 +95,47 @@ def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
         return inspect.signature(func)
     except (TypeError, ValueError):
         return None
+
+
+def _wrap(func: F, open_span: Callable[[tuple[Any, ...], dict[str, Any]], LogfireSpan], record_return: bool) -> F:
+    """Wrap `func` in the right kind of wrapper for sync, async, generator and async generator functions."""
+    if inspect.isasyncgenfunction(func):
+
+        @functools.wraps(func)
+        async def async_gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            with open_span(args, kwargs):
+                async for item in func(*args, **kwargs):
+                    yield item
+
+        return async_gen_wrapper  # type: ignore[return-value]
+
+    if inspect.isgeneratorfunction(func):
+
+        @functools.wraps(func)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+            with open_span(args, kwargs):
+                return (yield from func(*args, **kwargs))  # pyright: ignore[reportUnknownVariableType]
+
+        return gen_wrapper  # type: ignore[return-value]
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            with open_span(args, kwargs) as span:
+                result = await func(*args, **kwargs)
+                if record_return:
+                    span.set_attribute('return', result)
+                return result
+
+        return async_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with open_span(args, kwargs) as span:
+            result = func(*args, **kwargs)
+            if record_return:
+                span.set_attribute('return', result)
+            return result
+
+    return wrapper  # type: ignore[return-value]

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as context_api
-from opentelemetry.metrics import CallbackT, Counter, Histogram, ObservableCounter, ObservableGauge
-from opentelemetry.metrics import ObservableUpDownCounter, UpDownCounter
-from opentelemetry.metrics import _Gauge as Gauge  # pyright: ignore[reportPrivateUsage]
+from opentelemetry.metrics import (
+    CallbackT,
+    Counter,
+    Histogram,
+    ObservableCounter,
+    ObservableGauge,
+    ObservableUpDownCounter,
+    UpDownCounter,
+)
+from opentelemetry.metrics import _Gauge as Gauge
 from opentelemetry.trace import Link, NoOpTracer, Status, StatusCode
 
 from ..version import VERSION
@@ -41,9 +48,6 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from opentelemetry.util.types import AttributeValue
-
-    from .instrument import InstrumentDecorator
-
 
 
 class UnknownLevelWarning(UserWarning):
@@ -119,7 +123,10 @@ class Logfire(InstrumentMethods):
             if inspected is not None:
                 msg_template, extracted = inspected
                 attributes = {**extracted, **attributes}
-        message = format_message(msg_template, attributes)
+        scrubber = self._state.scrubber
+        message = format_message(
+            msg_template, scrubber.message_values(msg_template, attributes) if scrubber else attributes
+        )
         otel_attributes, schema = prepare_attributes(attributes) if attributes else ({}, None)
         otel_attributes.update(user_code_attributes(frame))
         otel_attributes[ATTRIBUTES_MESSAGE_TEMPLATE_KEY] = msg_template
@@ -251,15 +258,21 @@ class Logfire(InstrumentMethods):
         except Exception as exc:
             report_internal_error('log', exc)
 
-    def trace(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+    def trace(
+        self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
+    ) -> None:
         """Log at trace level (1). See `info()` for the arguments."""
         self._log('trace', msg_template, attributes, _tags, _exc_info, get_frame(1))
 
-    def debug(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+    def debug(
+        self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
+    ) -> None:
         """Log at debug level (5). See `info()` for the arguments."""
         self._log('debug', msg_template, attributes, _tags, _exc_info, get_frame(1))
 
-    def info(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+    def info(
+        self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
+    ) -> None:
         """Log at info level (9).
 
         Args:
@@ -280,27 +293,39 @@ class Logfire(InstrumentMethods):
         """
         self._log('info', msg_template, attributes, _tags, _exc_info, get_frame(1))
 
-    def notice(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+    def notice(
+        self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
+    ) -> None:
         """Log at notice level (10). See `info()` for the arguments."""
         self._log('notice', msg_template, attributes, _tags, _exc_info, get_frame(1))
 
-    def warn(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+    def warn(
+        self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
+    ) -> None:
         """Log at warn level (13). See `info()` for the arguments."""
         self._log('warn', msg_template, attributes, _tags, _exc_info, get_frame(1))
 
-    def warning(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+    def warning(
+        self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
+    ) -> None:
         """Log at warn level (13); an alias of `warn()`."""
         self._log('warn', msg_template, attributes, _tags, _exc_info, get_frame(1))
 
-    def error(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+    def error(
+        self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
+    ) -> None:
         """Log at error level (17), with OTel status ERROR. See `info()` for the arguments."""
         self._log('error', msg_template, attributes, _tags, _exc_info, get_frame(1))
 
-    def fatal(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any) -> None:
+    def fatal(
+        self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
+    ) -> None:
         """Log at fatal level (21), with OTel status ERROR. See `info()` for the arguments."""
         self._log('fatal', msg_template, attributes, _tags, _exc_info, get_frame(1))
 
-    def exception(self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = True, **attributes: Any) -> None:
+    def exception(
+        self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = True, **attributes: Any
+    ) -> None:
         """Log at error level with the exception being handled recorded. Call it in an `except` block."""
         self._log('error', msg_template, attributes, _tags, _exc_info, get_frame(1))
 
@@ -335,7 +360,7 @@ class Logfire(InstrumentMethods):
             add(1, 2)
             ```
         """
-        decorator: InstrumentDecorator = instrument_decorator(
+        decorator = instrument_decorator(
             self,
             None if callable(msg_template) else msg_template,
             span_name=span_name,
@@ -346,7 +371,7 @@ class Logfire(InstrumentMethods):
         return decorator(msg_template) if callable(msg_template) else decorator
 
     @contextmanager
-    def suppress_instrumentation(self) -> Iterator[None]:
+    def suppress_instrumentation(self) -> Generator[None, None, None]:
         """Within the block, no spans, logs or instrumentation spans are created.
 
         Example:
@@ -452,4 +477,3 @@ def _noop_span(state: LogfireState) -> LogfireSpan:
 
 
 _NOOP_TRACER = NoOpTracer()
-

@@ -108,7 +108,13 @@ def build_pipeline(config: LogfireConfig) -> Pipeline:
         children.extend(BatchSpanProcessor(exporter) for exporter in _span_exporters(config))
     from .span_hooks import end_transforms, start_hooks
 
-    root = RootSpanProcessor(children, start_hooks(config), end_transforms(config))
+    # Scrubbing runs first at start (so hooks and `on_start` consumers see scrubbed values) and last at end.
+    scrubber = config.scrubber
+    root = RootSpanProcessor(
+        children,
+        [scrubber.scrub_started_span, *start_hooks(config)],
+        [*end_transforms(config), scrubber.scrub_ended_span],
+    )
     sampler = ParentBased(TraceIdRatioBased(settings.trace_sample_rate)) if settings.trace_sample_rate < 1 else None
     tracer_provider = TracerProvider(
         resource=resource,

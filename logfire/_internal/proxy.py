@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry import context as context_api, metrics, trace
+from opentelemetry import context as context_api
+from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackT, NoOpMeterProvider
-from opentelemetry.metrics import _Gauge as Gauge  # pyright: ignore[reportPrivateUsage]  # OTel still marks gauges experimental
+from opentelemetry.metrics import _Gauge as Gauge  # OTel still marks gauges experimental
 from opentelemetry.trace import Link, NoOpTracerProvider, SpanKind
 from opentelemetry.util.types import Attributes
 
@@ -96,8 +97,8 @@ class ProxyTracer(trace.Tracer):
             name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
         )
 
-    @contextmanager
-    def start_as_current_span(
+    @contextmanager  # pyright: ignore[reportDeprecated]
+    def start_as_current_span(  # pyright: ignore[reportIncompatibleMethodOverride]
         self,
         name: str,
         context: context_api.Context | None = None,
@@ -157,12 +158,16 @@ class _ProxyInstrument:
 
 
 class _ProxyCounter(_ProxyInstrument, metrics.Counter):
-    def add(self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None) -> None:
+    def add(
+        self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None
+    ) -> None:
         self._instrument.add(amount, attributes, context)
 
 
 class _ProxyUpDownCounter(_ProxyInstrument, metrics.UpDownCounter):
-    def add(self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None) -> None:
+    def add(
+        self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None
+    ) -> None:
         self._instrument.add(amount, attributes, context)
 
 
@@ -174,7 +179,9 @@ class _ProxyHistogram(_ProxyInstrument, metrics.Histogram):
 
 
 class _ProxyGauge(_ProxyInstrument, Gauge):
-    def set(self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None) -> None:
+    def set(
+        self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None
+    ) -> None:
         self._instrument.set(amount, attributes, context)
 
 

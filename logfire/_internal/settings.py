@@ -9,27 +9,30 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
-    NoDecode,
     InitSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
 from ..exceptions import LogfireConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 from .constants import LEVEL_NUMBERS
 
-PYPROJECT_TABLE = ('tool', 'logfire')
-_pyproject_table: ContextVar[dict[str, Any]] = ContextVar('logfire_pyproject_table', default={})
+_pyproject_table: ContextVar[dict[str, Any] | None] = ContextVar('logfire_pyproject_table', default=None)
 
 
 def _env(*names: str) -> AliasChoices:
@@ -138,7 +141,7 @@ class LogfireSettings(BaseSettings):
     console_verbose: bool = Field(False, description='Print source location, level and attributes too.')
     console_min_log_level: Annotated[
         Literal['trace', 'debug', 'info', 'notice', 'warn', 'warning', 'error', 'fatal'],
-        BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),  # pyright: ignore[reportUnknownLambdaType, reportUnknownMemberType]
+        BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
     ] = Field('info', description='The lowest level the console prints.')
     console_show_span_end: bool = Field(False, description='Print a line with the duration when a span ends.')
     config_dir: Path | None = Field(
@@ -154,9 +157,7 @@ class LogfireSettings(BaseSettings):
     scrubbing_patterns: StrList | None = Field(
         None, description='Extra regular expressions to scrub, comma-separated in the environment.'
     )
-    min_level: Level | None = Field(
-        None, description='Drop spans and logs below this level (a level name or number).'
-    )
+    min_level: Level | None = Field(None, description='Drop spans and logs below this level (a level name or number).')
     trace_sample_rate: float = Field(
         1.0,
         ge=0.0,
@@ -235,7 +236,7 @@ class LogfireSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Decide precedence: keyword arguments, then the environment, then `[tool.logfire]`, then defaults."""
-        table = {k: v for k, v in _pyproject_table.get().items() if k not in _PYPROJECT_FORBIDDEN}
+        table = {k: v for k, v in (_pyproject_table.get() or {}).items() if k not in _PYPROJECT_FORBIDDEN}
         return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=table)
 
 
@@ -248,15 +249,14 @@ def read_pyproject_table(path: Path) -> dict[str, Any]:
         return {}
     try:
         with path.open('rb') as f:
-            data = tomllib.load(f)
+            data: dict[str, Any] = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise LogfireConfigError(f'Cannot read {str(path)!r}: {exc}. Fix the file or set LOGFIRE_CONFIG_DIR.') from exc
-    table: Any = data
-    for key in PYPROJECT_TABLE:
-        table = table.get(key, {}) if isinstance(table, dict) else {}
+    table: object = data.get('tool', {})
+    table = cast('dict[str, object]', table).get('logfire', {}) if isinstance(table, dict) else None
     if not isinstance(table, dict):
         raise LogfireConfigError(f'[tool.logfire] in {str(path)!r} must be a table.')
-    return table  # pyright: ignore[reportUnknownVariableType]
+    return cast('dict[str, Any]', table)
 
 
 def env_names(name: str) -> tuple[str, ...]:
@@ -305,7 +305,9 @@ def _field_for(loc_head: str | int) -> str:
     return str(loc_head)
 
 
-def _origin(name: str, kwargs: Mapping[str, Any], origins: Mapping[str, str], pyproject: Path, table: Mapping[str, Any]) -> str:
+def _origin(
+    name: str, kwargs: Mapping[str, Any], origins: Mapping[str, str], pyproject: Path, table: Mapping[str, Any]
+) -> str:
     if name in kwargs:
         return origins.get(name, f'configure({name}=...)')
     for env in env_names(name):
@@ -321,7 +323,11 @@ def _accepted(info: FieldInfo | None) -> str:
 
 
 def _config_error(
-    exc: ValidationError, kwargs: Mapping[str, Any], origins: Mapping[str, str], pyproject: Path, table: Mapping[str, Any]
+    exc: ValidationError,
+    kwargs: Mapping[str, Any],
+    origins: Mapping[str, str],
+    pyproject: Path,
+    table: Mapping[str, Any],
 ) -> LogfireConfigError:
     lines: list[str] = []
     seen: set[str] = set()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from opentelemetry import context as context_api, trace
+from opentelemetry import context as context_api
+from opentelemetry import trace
 from opentelemetry.trace import Link, Status, StatusCode
 from opentelemetry.util import types as otel_types
 
@@ -107,7 +108,7 @@ class LogfireSpan:
     def tags(self) -> tuple[str, ...]:
         """The span's tags (`logfire.tags`)."""
         value = self._get(ATTRIBUTES_TAGS_KEY, ())
-        return tuple(value) if isinstance(value, (list, tuple)) else ()  # pyright: ignore[reportUnknownArgumentType]
+        return tuple(str(tag) for tag in cast('Sequence[object]', value)) if isinstance(value, (list, tuple)) else ()
 
     @tags.setter
     def tags(self, tags: Sequence[str]) -> None:
@@ -132,7 +133,9 @@ class LogfireSpan:
             for key, value in encoded.items():
                 self._set(key, value)
             if schema is not None:
-                self._set(ATTRIBUTES_JSON_SCHEMA_KEY, _merge_schemas(self._get(ATTRIBUTES_JSON_SCHEMA_KEY, None), schema))
+                self._set(
+                    ATTRIBUTES_JSON_SCHEMA_KEY, _merge_schemas(self._get(ATTRIBUTES_JSON_SCHEMA_KEY, None), schema)
+                )
 
     def record_exception(
         self,

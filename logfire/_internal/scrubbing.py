@@ -1,0 +1,376 @@
+"""Redact likely secrets from span attributes, events, links and messages before anything else sees them.
+
+A key that matches a pattern has its value redacted; a string value that matches is redacted whole;
+JSON-encoded values are scrubbed structurally; URL query strings are scrubbed per parameter. Markers and
+`logfire.scrubbed` name the key or the pattern, never the matched text of a value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span
+from opentelemetry.trace import Link
+from opentelemetry.util.types import AttributeValue
+
+from .constants import ATTRIBUTES_SCRUBBED_KEY
+from .options import ScrubbingOptions, ScrubMatch
+
+# (label, regex). The label is what markers say when a pattern matched inside a value.
+DEFAULT_PATTERNS: Final[tuple[tuple[str, str], ...]] = (
+    ('password', r'password'),
+    ('passwd', r'passwd'),
+    ('mysql_pwd', r'mysql_pwd'),
+    ('passphrase', r'passphrase'),
+    ('secret', r'secret'),
+    ('auth', r'auth(?!ors?(?:\b|_)|ority)'),
+    ('credential', r'credential'),
+    ('private key', r'private[._ -]?key'),
+    ('api key', r'api[._ -]?key'),
+    ('session', r'session'),
+    ('cookie', r'cookie'),
+    ('csrf', r'csrf'),
+    ('xsrf', r'xsrf'),
+    ('jwt', r'jwt'),
+    ('ssn', r'ssn'),
+    ('social security', r'social[._ -]?security'),
+    ('credit card', r'credit[._ -]?card'),
+    ('signing key', r'(?:signing|hmac)[._ -]?key'),
+    ('token', r'(?:access|refresh|bearer|id)[._ -]?token'),
+    ('logfire token', r'logfire[._ -]?token'),
+    ('logfire token', r'pylf_v\d+_[a-z0-9]+_[a-z0-9_]+'),
+)
+
+CREDENTIAL_HEADERS: Final = frozenset({'authorization', 'cookie', 'set-cookie', 'proxy-authorization', 'x-api-key'})
+HEADER_PREFIXES: Final = ('http.request.header.', 'http.response.header.')
+URL_KEYS: Final = frozenset({'http.url', 'url.full', 'url.query', 'http.target'})
+SAFE_KEYS: Final = frozenset(
+    {
+        'http.method',
+        'http.request.method',
+        'http.route',
+        'http.status_code',
+        'http.response.status_code',
+        'http.scheme',
+        'url.scheme',
+        'url.path',
+        'http.flavor',
+        'network.protocol.version',
+        'http.host',
+        'http.server_name',
+        'server.address',
+        'server.port',
+        'client.address',
+        'client.port',
+        'net.host.name',
+        'net.host.port',
+        'net.peer.ip',
+        'net.peer.port',
+        'http.user_agent',
+        'user_agent.original',
+        'error.type',
+        'exception.type',
+    }
+)
+SAFE_PREFIXES: Final = ('logfire.', 'code.')
+MARKER_PREFIX: Final = "[Scrubbed due to '"
+_MARKER_SAFE: Final = "[]' "  # keep markers readable inside URLs
+
+
+def marker(reason: str) -> str:
+    """The value that replaces a redacted one."""
+    return f"{MARKER_PREFIX}{reason}']"
+
+
+@dataclass
+class _Result:
+    scrubbed: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
+
+
+class Scrubber:
+    """Compiled once at `configure()`; applied by the root span processor to every span."""
+
+    def __init__(self, options: ScrubbingOptions | None) -> None:
+        self.enabled = options is not None
+        self.callback = options.callback if options else None
+        extra = tuple(options.extra_patterns or ()) if options else ()
+        self._labelled = [(label, re.compile(rx, re.IGNORECASE)) for label, rx in DEFAULT_PATTERNS]
+        self._labelled += [(rx, re.compile(rx, re.IGNORECASE)) for rx in extra]
+        self.pattern = re.compile(
+            '|'.join(f'(?:{rx})' for _, rx in DEFAULT_PATTERNS + tuple((p, p) for p in extra)), re.I
+        )
+        self.extra_pattern = re.compile('|'.join(f'(?:{p})' for p in extra), re.IGNORECASE) if extra else None
+        self._key_cache: dict[str, re.Match[str] | None] = {}
+
+    # ---- matching ---------------------------------------------------------------------------------
+
+    def _key_match(self, key: str) -> re.Match[str] | None:
+        try:
+            return self._key_cache[key]
+        except KeyError:
+            match = self.pattern.search(key)
+            if len(self._key_cache) < 5000:
+                self._key_cache[key] = match
+            return match
+
+    def _label(self, text: str, *, extra_only: bool = False) -> str:
+        for label, rx in self._labelled[len(DEFAULT_PATTERNS) :] if extra_only else self._labelled:
+            if rx.search(text):
+                return label
+        return 'pattern'
+
+    def _decide(self, path: tuple[str | int, ...], value: Any, match: re.Match[str], reason: str) -> tuple[bool, Any]:
+        """Return (redacted?, new value), asking the callback first."""
+        if self.callback is not None:
+            kept = self.callback(ScrubMatch(path=path, value=value, pattern_match=match))
+            if kept is not None:
+                return False, kept
+        return True, marker(reason)
+
+    # ---- values -----------------------------------------------------------------------------------
+
+    def _scrub_value(self, path: tuple[str | int, ...], value: Any, result: _Result) -> Any:
+        """Scrub a decoded JSON-ish value recursively."""
+        if isinstance(value, dict):
+            out: dict[str, Any] = {}
+            for k, v in value.items():  # pyright: ignore[reportUnknownVariableType]
+                key = str(k)  # pyright: ignore[reportUnknownArgumentType]
+                key_match = self._key_match(key)
+                if key_match is not None:
+                    redacted, new = self._decide((*path, key), v, key_match, key_match.group(0).lower())
+                    if redacted:
+                        result.scrubbed.append(
+                            {'path': ['attributes', *path, key], 'matched_substring': key_match.group(0)}
+                        )
+                    out[key] = new
+                else:
+                    out[key] = self._scrub_value((*path, key), v, result)
+            return out
+        if isinstance(value, (list, tuple)):
+            return [self._scrub_value((*path, i), v, result) for i, v in enumerate(value)]  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+        if isinstance(value, str) and not value.startswith(MARKER_PREFIX):
+            match = self.pattern.search(value)
+            if match is not None:
+                label = self._label(value)
+                redacted, new = self._decide(path, value, match, label)
+                if redacted:
+                    result.scrubbed.append({'path': ['attributes', *path], 'matched_substring': label})
+                return new
+        return value
+
+    def _scrub_string_attribute(self, key: str, value: str, result: _Result) -> str:
+        if value.startswith(MARKER_PREFIX) or self.pattern.search(value) is None:
+            return value
+        if value[:1] in '{[':
+            try:
+                decoded = json.loads(value)
+            except ValueError:
+                decoded = None
+            if isinstance(decoded, (dict, list)):
+                return json.dumps(self._scrub_value((key,), decoded, result), separators=(',', ':'))
+        new = self._scrub_value((key,), value, result)
+        return new if isinstance(new, str) else json.dumps(new)
+
+    def _scrub_url(self, key: str, value: str, result: _Result) -> str:
+        """Scrub query parameters one by one: `?api_key=...` loses its value, the rest stays readable."""
+        if '=' not in value or self.pattern.search(value) is None:
+            return value
+        if key == 'url.query':
+            return self._scrub_query(key, value, result)
+        parts = urlsplit(value)
+        if not parts.query:
+            return value
+        return urlunsplit(parts._replace(query=self._scrub_query(key, parts.query, result)))
+
+    def _scrub_query(self, key: str, query: str, result: _Result) -> str:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        changed = False
+        out: list[str] = []
+        for name, val in pairs:
+            match = self._key_match(name) or self.pattern.search(val)
+            if match is not None:
+                reason = match.group(0).lower() if self._key_match(name) else self._label(val)
+                redacted, new = self._decide((key, name), val, match, reason)
+                if redacted:
+                    result.scrubbed.append({'path': ['attributes', key, name], 'matched_substring': reason})
+                changed = changed or new != val
+                val = str(new)
+            out.append(f'{quote(name, safe="")}={quote(val, safe=_MARKER_SAFE)}')
+        return '&'.join(out) if changed else query
+
+    # ---- attributes -------------------------------------------------------------------------------
+
+    def scrub_attributes(self, attributes: Mapping[str, AttributeValue]) -> dict[str, AttributeValue] | None:
+        """Return scrubbed attributes (with `logfire.scrubbed`), or None when nothing needed changing."""
+        result = _Result()
+        changes: dict[str, AttributeValue] = {}
+        for key, value in attributes.items():
+            new = self._scrub_attribute(key, value, result)
+            if new is not value:
+                changes[key] = new
+        if not changes:
+            return None
+        scrubbed = dict(attributes)
+        scrubbed.update(changes)
+        if result.scrubbed:
+            previous = attributes.get(ATTRIBUTES_SCRUBBED_KEY)
+            entries: list[Any] = json.loads(previous) if isinstance(previous, str) else []
+            scrubbed[ATTRIBUTES_SCRUBBED_KEY] = json.dumps(entries + result.scrubbed, separators=(',', ':'))
+        return scrubbed
+
+    def _scrub_attribute(self, key: str, value: AttributeValue, result: _Result) -> AttributeValue:
+        if key.startswith(HEADER_PREFIXES):
+            return self._scrub_header(key, value, result)
+        if not self.enabled:
+            return value
+        if key in URL_KEYS:
+            return self._scrub_url(key, value, result) if isinstance(value, str) else value
+        if key in SAFE_KEYS or key.startswith(SAFE_PREFIXES):
+            return value
+        key_match = self._key_match(key)
+        if key_match is not None:
+            if isinstance(value, str) and value.startswith(MARKER_PREFIX):
+                return value
+            redacted, new = self._decide((key,), value, key_match, key_match.group(0).lower())
+            if redacted:
+                result.scrubbed.append({'path': ['attributes', key], 'matched_substring': key_match.group(0)})
+            return new if new is not value else value
+        if isinstance(value, str):
+            new_str = self._scrub_string_attribute(key, value, result)
+            return value if new_str == value else new_str
+        if isinstance(value, (list, tuple)) and value and isinstance(value[0], str):
+            items = [self._scrub_string_attribute(key, str(v), result) for v in value]
+            return value if list(value) == items else tuple(items)
+        return value
+
+    def _scrub_header(self, key: str, value: AttributeValue, result: _Result) -> AttributeValue:
+        name = key.split('.', 3)[-1].replace('_', '-').lower()
+        if name in CREDENTIAL_HEADERS:
+            match = re.match(r'.*', name)
+            assert match is not None
+            redacted, new = self._decide((key,), value, match, name)
+            if redacted:
+                result.scrubbed.append({'path': ['attributes', key], 'matched_substring': name})
+                return (str(new),)
+            return new
+        if not self.enabled:
+            return value
+        key_match = self._key_match(name)
+        if key_match is not None:
+            redacted, new = self._decide((key,), value, key_match, key_match.group(0).lower())
+            if redacted:
+                result.scrubbed.append({'path': ['attributes', key], 'matched_substring': key_match.group(0)})
+                return (str(new),)
+            return new
+        if isinstance(value, (list, tuple)):
+            items = [self._scrub_string_attribute(key, str(v), result) for v in value]
+            return value if list(value) == items else tuple(items)
+        return value
+
+    # ---- spans ------------------------------------------------------------------------------------
+
+    def scrub_started_span(self, span: Span) -> None:
+        """Scrub a live span's start attributes in place, so `on_start` consumers (the console) see no secrets."""
+        attributes = span.attributes
+        if not attributes:
+            return
+        scrubbed = self.scrub_attributes(attributes)
+        if scrubbed is not None:
+            span.set_attributes({k: v for k, v in scrubbed.items() if attributes.get(k) is not v})
+
+    def scrub_ended_span(self, span: ReadableSpan) -> ReadableSpan:
+        """Return `span`, or a copy with scrubbed attributes, events and links."""
+        attributes = self.scrub_attributes(span.attributes) if span.attributes else None
+        events = self._scrub_events(span.events)
+        links = self._scrub_links(span.links)
+        if attributes is None and events is None and links is None:
+            return span
+        return ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=attributes if attributes is not None else span.attributes,
+            events=events if events is not None else span.events,
+            links=links if links is not None else span.links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+    def _scrub_events(self, events: Sequence[Event]) -> list[Event] | None:
+        changed = False
+        out: list[Event] = []
+        for event in events:
+            attributes = dict(event.attributes or {})
+            if event.name == 'exception':
+                new = self._scrub_exception(attributes)
+            else:
+                new = self.scrub_attributes(attributes) if self.enabled else None
+            if new is not None:
+                changed = True
+                out.append(Event(event.name, new, event.timestamp))
+            else:
+                out.append(event)
+        return out if changed else None
+
+    def _scrub_exception(self, attributes: dict[str, AttributeValue]) -> dict[str, AttributeValue] | None:
+        """Only `extra_patterns` apply to exception messages and tracebacks (code is full of harmless words)."""
+        if self.extra_pattern is None:
+            return None
+        changed = False
+        for key in ('exception.message', 'exception.stacktrace'):
+            value = attributes.get(key)
+            if isinstance(value, str):
+                match = self.extra_pattern.search(value)
+                if match is not None:
+                    redacted, new = self._decide((key,), value, match, self._label(value, extra_only=True))
+                    if redacted or new != value:
+                        attributes[key] = new
+                        changed = True
+        return attributes if changed else None
+
+    def _scrub_links(self, links: Sequence[Link]) -> list[Link] | None:
+        if not self.enabled:
+            return None
+        changed = False
+        out: list[Link] = []
+        for link in links:
+            new = self.scrub_attributes(link.attributes) if link.attributes else None
+            if new is not None:
+                changed = True
+                out.append(Link(link.context, new))
+            else:
+                out.append(link)
+        return out if changed else None
+
+    # ---- messages ---------------------------------------------------------------------------------
+
+    def message_values(self, template: str, attributes: dict[str, Any]) -> dict[str, Any]:
+        """Attributes to format the message with: values of secret keys (or secret-looking strings) masked.
+
+        This closes the leak of a secret through `logfire.msg` when its key, not its value, matched.
+        """
+        if not self.enabled:
+            return attributes
+        masked: dict[str, Any] | None = None
+        for key, value in attributes.items():
+            if key not in template:
+                continue
+            match = self._key_match(key)
+            reason = match.group(0).lower() if match is not None else ''
+            if match is None and isinstance(value, str) and not value.startswith(MARKER_PREFIX):
+                match = self.pattern.search(value)
+                reason = self._label(value)
+            if match is not None:
+                if masked is None:
+                    masked = dict(attributes)
+                masked[key] = self._decide((key,), value, match, reason)[1]
+        return masked if masked is not None else attributes

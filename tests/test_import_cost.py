@@ -1,0 +1,42 @@
+"""`import logfire` stays cheap: heavy and optional modules load on first use only (membership, never time)."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import run_python
+
+HEAVY = [
+    'rich',
+    'opentelemetry.exporter.otlp.proto.http',
+    'opentelemetry.instrumentation.asgi',
+    'opentelemetry.instrumentation',
+    'requests',
+    'executing',
+]
+
+
+def test_import_logfire_loads_no_heavy_modules() -> None:
+    code = f'import sys, json, logfire; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))'
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_console_off_and_no_export_keeps_rich_and_otlp_unloaded() -> None:
+    code = (
+        'import sys, json, logfire\n'
+        'logfire.configure(send_to_logfire=False, console=False)\n'
+        "logfire.info('hi')\n"
+        "print(json.dumps([m for m in ['rich', 'opentelemetry.exporter.otlp.proto.http'] if m in sys.modules]))"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_console_loads_rich_on_configure() -> None:
+    code = "import sys, logfire\nlogfire.configure(send_to_logfire=False)\nprint('rich' in sys.modules)"
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == 'True'

@@ -1,0 +1,296 @@
+"""Scrubbing stories: secrets never leave the process, and harmless data is left alone."""
+
+from __future__ import annotations
+
+import io
+import json
+import textwrap
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+import logfire
+from logfire import ScrubbingOptions, ScrubMatch
+from logfire.testing import CaptureLogfire, TestExporter
+
+from .conftest import clean_env, run_python
+
+SECRET = 'hunter2-s3cr3t'
+
+
+def last_attributes(capfire: CaptureLogfire) -> dict[str, Any]:
+    return capfire.exporter.exported_spans_as_dict()[-1]['attributes']
+
+
+def assert_no_secret(capfire: CaptureLogfire, secret: str = SECRET) -> None:
+    assert secret not in json.dumps(capfire.exporter.exported_spans_as_dict(), default=str)
+
+
+@pytest.mark.parametrize(
+    'key',
+    [
+        'password',
+        'user_password',
+        'PASSWORD',
+        'passwd',
+        'mysql_pwd',
+        'passphrase',
+        'client_secret',
+        'auth',
+        'authorization',
+        'auth_header',
+        'credentials',
+        'private_key',
+        'private-key',
+        'api_key',
+        'apikey',
+        'API-Key',
+        'session',
+        'sessionid',
+        'cookie',
+        'csrf_token',
+        'xsrf',
+        'jwt',
+        'ssn',
+        'social_security_number',
+        'credit_card',
+        'signing_key',
+        'hmac-key',
+        'access_token',
+        'refresh_token',
+        'bearer_token',
+        'id_token',
+        'logfire_token',
+    ],
+)
+def test_secret_keys_have_their_values_redacted(capfire: CaptureLogfire, key: str) -> None:
+    logfire.info('event', **{key: SECRET})
+    attributes = last_attributes(capfire)
+    assert isinstance(attributes[key], str) and attributes[key].startswith("[Scrubbed due to '")
+    scrubbed = json.loads(attributes['logfire.scrubbed'])
+    assert scrubbed[0]['path'] == ['attributes', key]
+    assert_no_secret(capfire)
+
+
+@pytest.mark.parametrize(
+    ('key', 'value'),
+    [
+        ('author', 'Jane Austen'),
+        ('authors', 'Jane Austen'),
+        ('authority', 'example.com'),
+        ('author_name', 'Jane'),
+        ('username', 'bob'),
+        ('description', 'an ordinary sentence'),
+        ('count', 3),
+        ('path', '/users/42'),
+    ],
+)
+def test_harmless_keys_and_values_are_kept(capfire: CaptureLogfire, key: str, value: Any) -> None:
+    logfire.info('event', **{key: value})
+    attributes = last_attributes(capfire)
+    assert attributes[key] == value
+    assert 'logfire.scrubbed' not in attributes
+
+
+def test_code_filepath_with_a_secret_word_is_not_scanned(capfire: CaptureLogfire) -> None:
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer_provider().get_tracer('t')
+    tracer.start_span('x', attributes={'code.filepath': 'auth/views.py', 'http.route': '/auth/{session}'}).end()
+    attributes = last_attributes(capfire)
+    assert attributes['code.filepath'] == 'views.py'  # stripped by the test kit, not scrubbed
+    assert attributes['http.route'] == '/auth/{session}'
+
+
+@pytest.mark.parametrize(
+    ('value', 'label'),
+    [
+        (f'my password is {SECRET}', 'password'),
+        (f'Bearer-ish cookie={SECRET}', 'cookie'),
+        ('pylf_v1_us_0123456789abcdefghij', 'logfire token'),
+    ],
+)
+def test_secret_looking_values_are_redacted_whole_naming_the_pattern_not_the_text(
+    capfire: CaptureLogfire, value: str, label: str
+) -> None:
+    logfire.info('event', note=value)
+    attributes = last_attributes(capfire)
+    assert attributes['note'] == f"[Scrubbed due to '{label}']"
+    scrubbed = json.loads(attributes['logfire.scrubbed'])
+    assert scrubbed == [{'path': ['attributes', 'note'], 'matched_substring': label}]
+    assert_no_secret(capfire, value)
+
+
+def test_nested_structures_are_scrubbed_key_by_key(capfire: CaptureLogfire) -> None:
+    logfire.info(
+        'login',
+        user={'name': 'bob', 'password': SECRET, 'tokens': [{'access_token': SECRET, 'kind': 'x'}]},
+        items=['ok', f'password {SECRET}'],
+    )
+    attributes = last_attributes(capfire)
+    user = json.loads(attributes['user'])
+    assert user['name'] == 'bob'
+    assert user['password'] == "[Scrubbed due to 'password']"
+    assert user['tokens'][0] == {'access_token': "[Scrubbed due to 'access_token']", 'kind': 'x'}
+    assert json.loads(attributes['items']) == ['ok', "[Scrubbed due to 'password']"]
+    paths = [entry['path'] for entry in json.loads(attributes['logfire.scrubbed'])]
+    assert ['attributes', 'user', 'password'] in paths
+    assert ['attributes', 'user', 'tokens', 0, 'access_token'] in paths
+    assert_no_secret(capfire)
+
+
+def test_json_string_values_are_scrubbed_structurally(capfire: CaptureLogfire) -> None:
+    logfire.info('raw', body=json.dumps({'password': SECRET, 'id': 1}))
+    body = json.loads(last_attributes(capfire)['body'])
+    assert body == {'password': "[Scrubbed due to 'password']", 'id': 1}
+
+
+def test_message_does_not_leak_a_value_whose_key_matched(capfire: CaptureLogfire) -> None:
+    logfire.info('login {user} with {password}', user='bob', password=SECRET)
+    [span] = capfire.exporter.exported_spans_as_dict()
+    assert span['attributes']['logfire.msg'] == "login bob with [Scrubbed due to 'password']"
+    assert span['attributes']['logfire.msg_template'] == 'login {user} with {password}'
+    assert_no_secret(capfire)
+
+
+def test_span_messages_are_scrubbed_too(capfire: CaptureLogfire) -> None:
+    with logfire.span('connecting with {api_key}', api_key=SECRET):
+        pass
+    assert_no_secret(capfire)
+
+
+def test_url_query_parameters_are_scrubbed_one_by_one(capfire: CaptureLogfire) -> None:
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer_provider().get_tracer('t')
+    url = f'http://127.0.0.1/search?q=shoes&api_key={SECRET}&page=2'
+    tracer.start_span('GET', attributes={'url.full': url, 'http.target': f'/search?session={SECRET}'}).end()
+    attributes = last_attributes(capfire)
+    assert attributes['url.full'] == "http://127.0.0.1/search?q=shoes&api_key=[Scrubbed due to 'api_key']&page=2"
+    assert attributes['http.target'] == "/search?session=[Scrubbed due to 'session']"
+    assert_no_secret(capfire)
+
+
+@pytest.mark.parametrize('header', ['authorization', 'cookie', 'set_cookie', 'proxy_authorization', 'x_api_key'])
+def test_credential_headers_are_always_redacted(capfire: CaptureLogfire, header: str) -> None:
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer_provider().get_tracer('t')
+    key = f'http.request.header.{header}'
+    tracer.start_span('GET', attributes={key: (SECRET,), 'http.request.header.accept': ('text/plain',)}).end()
+    attributes = last_attributes(capfire)
+    assert attributes[key] == (f"[Scrubbed due to '{header.replace('_', '-')}']",)
+    assert attributes['http.request.header.accept'] == ('text/plain',)
+
+
+def test_exception_messages_are_scrubbed_only_by_extra_patterns() -> None:
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True,
+        console=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        scrubbing=ScrubbingOptions(extra_patterns=['acct-\\d+']),
+    )
+    try:
+        raise ValueError('password reset failed for acct-12345')
+    except ValueError:
+        lf.exception('failed')
+    [event] = exporter.exported_spans[0].events
+    assert event.attributes is not None
+    assert event.attributes['exception.message'] == "[Scrubbed due to 'acct-\\d+']"
+    assert 'acct-12345' not in str(event.attributes['exception.stacktrace'])
+    lf.shutdown()
+
+
+def test_default_patterns_leave_exception_text_alone(capfire: CaptureLogfire) -> None:
+    try:
+        raise ValueError('password reset failed')
+    except ValueError:
+        logfire.exception('failed')
+    [span] = capfire.exporter.exported_spans_as_dict()
+    assert span['events'][0]['attributes']['exception.message'] == 'password reset failed'
+
+
+def test_callback_can_keep_or_alter_a_match() -> None:
+    seen: list[ScrubMatch] = []
+
+    def callback(match: ScrubMatch) -> Any:
+        seen.append(match)
+        if match.path == ('session_count',):
+            return match.value
+        if match.path == ('password',):
+            return 'p***'
+        return None
+
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True,
+        console=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        scrubbing=ScrubbingOptions(callback=callback),
+    )
+    lf.info('x', session_count=3, password=SECRET, secret=SECRET)
+    attributes = dict(exporter.exported_spans[0].attributes or {})
+    assert attributes['session_count'] == 3
+    assert attributes['password'] == 'p***'
+    assert attributes['secret'] == "[Scrubbed due to 'secret']"
+    assert {m.path for m in seen} >= {('session_count',), ('password',), ('secret',)}
+    assert all(m.pattern_match.group(0) for m in seen)
+    lf.shutdown()
+
+
+def test_scrubbing_false_sends_values_unredacted() -> None:
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True, console=False, additional_span_processors=[SimpleSpanProcessor(exporter)], scrubbing=False
+    )
+    lf.info('login {password}', password=SECRET)
+    attributes = dict(exporter.exported_spans[0].attributes or {})
+    assert attributes['password'] == SECRET
+    assert attributes['logfire.msg'] == f'login {SECRET}'
+    lf.shutdown()
+
+
+def test_console_prints_no_secret_at_span_start_or_in_logs() -> None:
+    output = io.StringIO()
+    lf = logfire.configure(local=True, console=logfire.ConsoleOptions(output=output, colors='never', verbose=True))
+    with lf.span('outer {token}', token='pylf_v1_us_0123456789abcdef', password=SECRET):
+        lf.info('inner {api_key}', api_key=SECRET)
+    text = output.getvalue()
+    assert 'outer' in text and 'inner' in text
+    assert SECRET not in text and '0123456789abcdef' not in text
+    lf.shutdown()
+
+
+def test_scrubbed_attribute_names_the_key_never_the_secret(capfire: CaptureLogfire) -> None:
+    logfire.info('x', password=SECRET, note=f'password: {SECRET}')
+    scrubbed = last_attributes(capfire)['logfire.scrubbed']
+    assert SECRET not in scrubbed
+    assert json.loads(scrubbed) == [
+        {'path': ['attributes', 'password'], 'matched_substring': 'password'},
+        {'path': ['attributes', 'note'], 'matched_substring': 'password'},
+    ]
+
+
+def test_token_is_absent_from_everything_a_configured_process_prints(tmp_path: Any) -> None:
+    token = 'pylf_v1_us_TOPSECRETTOKENVALUE123'
+    code = textwrap.dedent(
+        f"""
+        import logfire
+        lf = logfire.configure(console=logfire.ConsoleOptions(verbose=True, colors='never'))
+        print(repr(lf.config.config))
+        print(repr(lf.config.config.settings))
+        logfire.info('token {{t}} and {{logfire_token}}', t={token!r}, logfire_token={token!r})
+        try:
+            logfire.configure(min_level='nope')
+        except Exception as exc:
+            print(exc)
+        logfire.shutdown(timeout_millis=500)
+        """
+    )
+    env = clean_env(LOGFIRE_TOKEN=token, LOGFIRE_BASE_URL='http://127.0.0.1:9', LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='500')
+    result = run_python(code, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert 'token' in result.stdout
+    assert 'TOPSECRET' not in result.stdout + result.stderr
