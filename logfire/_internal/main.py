@@ -240,14 +240,12 @@ class Logfire(InstrumentMethods):
             state = self._state
             if level_num < state.min_level:
                 return
-            _template, otel_attributes = self._base_attributes(msg_template, attributes, tags, frame)
+            template, otel_attributes = self._base_attributes(msg_template, attributes, tags, frame)
             otel_attributes[ATTRIBUTES_SPAN_TYPE_KEY] = 'log'
             otel_attributes[ATTRIBUTES_LOG_LEVEL_NUM_KEY] = level_num
             generator = state.ns_timestamp_generator
             timestamp = generator() if generator else None
-            span = self._tracer.start_span(
-                msg_template, attributes=otel_attributes, start_time=timestamp, record_exception=False
-            )
+            span = self._tracer.start_span(template, attributes=otel_attributes, start_time=timestamp)
             if exc_info:
                 exception = exc_info if isinstance(exc_info, BaseException) else _current_exception()
                 if exception is not None:
