@@ -26,7 +26,6 @@ class MissingExtraError(ImportError):
         self.extra = extra
         self.missing = missing
         super().__init__(
-            f'logfire.instrument_{integration}() needs {package!r}. '
-            f"Install it with: pip install 'logfire[{extra}]'",
+            f"logfire.instrument_{integration}() needs {package!r}. Install it with: pip install 'logfire[{extra}]'",
             name=missing,
         )

@@ -19,9 +19,7 @@ LEVEL_NUMBERS: Final[dict[str, int]] = {
 }
 """Level name -> number, as the established SDK writes them in `logfire.level_num`."""
 
-NUMBER_TO_LEVEL: Final[dict[int, str]] = {
-    number: name for name, number in LEVEL_NUMBERS.items() if name != 'warning'
-}
+NUMBER_TO_LEVEL: Final[dict[int, str]] = {number: name for name, number in LEVEL_NUMBERS.items() if name != 'warning'}
 
 ERROR_LEVEL: Final = LEVEL_NUMBERS['error']
 WARN_LEVEL: Final = LEVEL_NUMBERS['warn']
