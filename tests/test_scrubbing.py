@@ -65,7 +65,8 @@ def assert_no_secret(capfire: CaptureLogfire, secret: str = SECRET) -> None:
     ],
 )
 def test_secret_keys_have_their_values_redacted(capfire: CaptureLogfire, key: str) -> None:
-    logfire.info('event', **{key: SECRET})
+    values: dict[str, Any] = {key: SECRET}
+    logfire.info('event', **values)
     attributes = last_attributes(capfire)
     assert isinstance(attributes[key], str) and attributes[key].startswith("[Scrubbed due to '")
     scrubbed = json.loads(attributes['logfire.scrubbed'])

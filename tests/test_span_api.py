@@ -125,9 +125,9 @@ def test_exc_info_on_a_log_outside_except_records_nothing(capfire: CaptureLogfir
 
 def test_reserved_attribute_names_raise_value_error(capfire: CaptureLogfire) -> None:
     with pytest.raises(ValueError, match="reserved for options, got '_private'"):
-        logfire.info('x', _private=1)  # pyright: ignore[reportCallIssue]
+        logfire.info('x', _private=1)
     with pytest.raises(ValueError, match='reserved'):
-        logfire.span('x', _secret=1)  # pyright: ignore[reportCallIssue]
+        logfire.span('x', _secret=1)
     assert capfire.exporter.exported_spans == []
 
 
