@@ -99,7 +99,7 @@ def test_env_var_sets_the_field_and_keyword_beats_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    first, first_env, second, second_env = SAMPLES[name]
+    first, first_env, second, _ = SAMPLES[name]
     primary = env_names(name)[0]
     monkeypatch.setenv(primary, first_env)
     assert getattr(load_settings({}), name) == first
@@ -120,7 +120,7 @@ def test_first_env_var_beats_its_fallback(monkeypatch: pytest.MonkeyPatch, tmp_p
 @pytest.mark.parametrize('name', PYPROJECT_FIELDS)
 def test_pyproject_sets_the_field_and_env_beats_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str) -> None:
     monkeypatch.chdir(tmp_path)
-    first, first_env, second, second_env = SAMPLES[name]
+    first, _, second, second_env = SAMPLES[name]
     (tmp_path / 'pyproject.toml').write_text(f'[tool.logfire]\n{name} = {toml_value(first)}\n')
     assert getattr(load_settings({}), name) == first
     monkeypatch.setenv(env_names(name)[-1], second_env)
