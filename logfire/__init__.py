@@ -37,6 +37,7 @@ error = DEFAULT_LOGFIRE_INSTANCE.error
 fatal = DEFAULT_LOGFIRE_INSTANCE.fatal
 exception = DEFAULT_LOGFIRE_INSTANCE.exception
 instrument = DEFAULT_LOGFIRE_INSTANCE.instrument
+instrument_asgi = DEFAULT_LOGFIRE_INSTANCE.instrument_asgi
 with_tags = DEFAULT_LOGFIRE_INSTANCE.with_tags
 with_settings = DEFAULT_LOGFIRE_INSTANCE.with_settings
 suppress_instrumentation = DEFAULT_LOGFIRE_INSTANCE.suppress_instrumentation
@@ -70,6 +71,7 @@ __all__ = [
     'force_flush',
     'info',
     'instrument',
+    'instrument_asgi',
     'log',
     'metric_counter',
     'metric_counter_callback',

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .http_spans import set_http_level, set_http_message
+
 if TYPE_CHECKING:
     from .config import LogfireConfig
     from .exporters.processors import EndTransform, StartHook
 
 
 def start_hooks(config: LogfireConfig) -> list[StartHook]:
-    """Hooks run on every started span, in order."""
-    return []
+    """Hooks run on every started span, in order.
+
+    `set_http_message` gives HTTP server spans a `logfire.msg` such as `GET /path ? q='1'`, before the
+    console prints the span's start line. Other spans cost it a dict lookup or two.
+    """
+    return [set_http_message]
 
 
 def end_transforms(config: LogfireConfig) -> list[EndTransform]:
-    """Transforms applied to every ended span, in order."""
-    return []
+    """Transforms applied to every ended span, in order.
+
+    `set_http_level` levels HTTP spans from their final status code (5xx error, 4xx warn).
+    """
+    return [set_http_level]

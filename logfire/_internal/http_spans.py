@@ -1,0 +1,138 @@
+"""HTTP span enrichment: a readable `logfire.msg` when the span starts, a level from the final status when it ends.
+
+Both read either generation of OpenTelemetry's HTTP attribute names (`http.method`/`http.target`, and
+`http.request.method`/`url.path` under `OTEL_SEMCONV_STABILITY_OPT_IN=http`), so `http/dup` works too.
+Neither imports OpenTelemetry instrumentation: they run on every span of every program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+from urllib.parse import parse_qsl, urlsplit
+
+from opentelemetry.sdk.trace import ReadableSpan, Span
+from opentelemetry.trace import StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from .constants import (
+    ATTRIBUTES_LOG_LEVEL_NUM_KEY,
+    ATTRIBUTES_MESSAGE_KEY,
+    ATTRIBUTES_SPAN_TYPE_KEY,
+    ERROR_LEVEL,
+    WARN_LEVEL,
+)
+
+# Old (default) and stable generations of the HTTP semantic conventions.
+HTTP_METHOD: Final = ('http.method', 'http.request.method')
+HTTP_STATUS_CODE: Final = ('http.status_code', 'http.response.status_code')
+_TARGET_OLD, _PATH_NEW = 'http.target', 'url.path'
+_SCHEME: Final = ('http.scheme', 'url.scheme')
+_URL_OLD, _QUERY_NEW = 'http.url', 'url.query'
+_ASGI_EVENT_TYPE: Final = 'asgi.event.type'
+_WEBSOCKET_SCHEMES: Final = frozenset({'ws', 'wss'})
+_MAX_QUERY_PART: Final = 20
+
+
+def set_http_message(span: Span) -> None:
+    """Start hook: give an HTTP server span a message such as `GET /users ? page='2'`.
+
+    Spans with a message already (all of logfire's own) are left alone.
+    """
+    attributes = span.attributes
+    if not attributes:
+        return
+    path = attributes.get(_TARGET_OLD)
+    if path is None:
+        path = attributes.get(_PATH_NEW)
+        if path is None:
+            return  # not an HTTP server span
+    if ATTRIBUTES_MESSAGE_KEY in attributes:
+        return
+    method = _first(attributes, HTTP_METHOD)
+    if method is None and _first(attributes, _SCHEME) in _WEBSOCKET_SCHEMES:
+        method = 'WEBSOCKET'
+    message = f'{method} {path}' if method else str(path)
+    query = _query(attributes)
+    if query:
+        message = f'{message} ? {query}'
+    span.set_attribute(ATTRIBUTES_MESSAGE_KEY, message)
+    if ATTRIBUTES_SPAN_TYPE_KEY not in attributes:
+        span.set_attribute(ATTRIBUTES_SPAN_TYPE_KEY, 'span')
+
+
+def set_http_level(span: ReadableSpan) -> ReadableSpan:
+    """End transform: 5xx is level error, 4xx is warn; websocket spans lose the status code OTel gives them.
+
+    A level set explicitly (e.g. debug on ASGI send/receive spans) is kept.
+    """
+    attributes = span.attributes
+    if not attributes:
+        return span
+    code = attributes.get(HTTP_STATUS_CODE[0])
+    if code is None:
+        code = attributes.get(HTTP_STATUS_CODE[1])
+        if code is None:
+            return span
+    if _is_websocket(attributes):
+        # OTel's middleware reports 200 for each websocket message; a websocket has no HTTP status.
+        return _with_attributes(span, {k: v for k, v in attributes.items() if k not in HTTP_STATUS_CODE})
+    if ATTRIBUTES_LOG_LEVEL_NUM_KEY in attributes or not isinstance(code, int):
+        return span
+    if code >= 500 or span.status.status_code is StatusCode.ERROR:
+        level = ERROR_LEVEL
+    elif code >= 400:
+        level = WARN_LEVEL
+    else:
+        return span
+    return _with_attributes(span, {**attributes, ATTRIBUTES_LOG_LEVEL_NUM_KEY: level})
+
+
+def format_query(query: str) -> str:
+    """Render a query string as `a='1' & b='two'`, shortening long names and values."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return ' & '.join(f'{_shorten(name)}={_shorten(value)!r}' for name, value in pairs)
+
+
+def _query(attributes: Mapping[str, AttributeValue]) -> str:
+    query = attributes.get(_QUERY_NEW)
+    if query is None:
+        url = attributes.get(_URL_OLD)
+        query = urlsplit(url).query if isinstance(url, str) else None
+    return format_query(query) if isinstance(query, str) and query else ''
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= _MAX_QUERY_PART or (text[:1] == '[' and text[-1:] == ']'):
+        return text  # short, or a placeholder such as a scrubbing marker, which must stay readable
+    keep = (_MAX_QUERY_PART - 1) // 2
+    return f'{text[:keep]}…{text[-keep:]}'
+
+
+def _first(attributes: Mapping[str, AttributeValue], keys: tuple[str, str]) -> AttributeValue | None:
+    value = attributes.get(keys[0])
+    return attributes.get(keys[1]) if value is None else value
+
+
+def _is_websocket(attributes: Mapping[str, AttributeValue]) -> bool:
+    if _first(attributes, _SCHEME) in _WEBSOCKET_SCHEMES:
+        return True
+    event_type = attributes.get(_ASGI_EVENT_TYPE)
+    return isinstance(event_type, str) and event_type.startswith('websocket.')
+
+
+def _with_attributes(span: ReadableSpan, attributes: dict[str, AttributeValue]) -> ReadableSpan:
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes,
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )

@@ -1,0 +1,310 @@
+"""ASGI: wrap an app in OpenTelemetry's ASGI middleware, recording into logfire's shared providers.
+
+On top of the plain middleware: excluded URLs (string, list or environment) suppress everything made
+while handling the request; send/receive spans are off unless asked for (then at debug level); span
+names stay low-cardinality (method, plus the route once the framework has matched one); an unhandled
+exception gives the span status code 500; headers can be captured for this app only; and wrapping
+twice, or nesting instrumented apps, still gives one server span per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
+
+import opentelemetry.instrumentation.asgi as otel_asgi  # pyright: ignore[reportMissingTypeStubs]
+from asgiref import compatibility
+from opentelemetry import context as context_api
+from opentelemetry import trace
+from opentelemetry.instrumentation.asgi.types import (  # pyright: ignore[reportMissingTypeStubs]
+    ClientRequestHook,
+    ClientResponseHook,
+    ServerRequestHook,
+)
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.util.http import ExcludeList, sanitize_method
+from opentelemetry.util.types import Attributes
+from typing_extensions import TypedDict, Unpack
+
+from ..constants import ATTRIBUTES_LOG_LEVEL_NUM_KEY, DEBUG_LEVEL
+from ..errors import report_internal_error
+from ..http_spans import HTTP_METHOD, HTTP_STATUS_CODE
+from ..proxy import SUPPRESS_INSTRUMENTATION_KEY
+from ..settings import env_str_list
+
+if TYPE_CHECKING:
+    from ..main import Logfire
+
+__all__ = ['ASGIApp', 'ASGIOptions', 'LogfireASGIMiddleware', 'instrument']
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+"""An ASGI 3 application (the same shape as `starlette.types.ASGIApp`)."""
+SpanDetails = Callable[[Scope], tuple[str, dict[str, Any]]]
+
+EXCLUDED_URLS_ENV: Final = ('OTEL_PYTHON_ASGI_EXCLUDED_URLS', 'OTEL_PYTHON_EXCLUDED_URLS')
+_CAPTURE_ALL: Final = ('.*',)
+_DEBUG_ATTRIBUTES: Final = {ATTRIBUTES_LOG_LEVEL_NUM_KEY: DEBUG_LEVEL}
+INSTRUMENTED_SCOPE_KEY: Final = 'logfire.instrumented'
+"""Marks a scope an instrumented layer already handles; copies of it made by routers keep the mark."""
+
+
+class ASGIOptions(TypedDict, total=False):
+    """Keyword arguments passed on to `OpenTelemetryMiddleware` (see `Logfire.instrument_asgi`)."""
+
+    excluded_urls: str | Sequence[str] | ExcludeList | None
+    default_span_details: SpanDetails | None
+    server_request_hook: ServerRequestHook
+    client_request_hook: ClientRequestHook
+    client_response_hook: ClientResponseHook
+    http_capture_headers_server_request: list[str] | None
+    http_capture_headers_server_response: list[str] | None
+    http_capture_headers_sanitize_fields: list[str] | None
+    exclude_spans: list[Literal['receive', 'send']] | None
+
+
+def instrument(
+    logfire: Logfire,
+    app: ASGIApp,
+    /,
+    *,
+    capture_headers: bool = False,
+    record_send_receive: bool = False,
+    **options: Unpack[ASGIOptions],
+) -> ASGIApp:
+    """Return `app` wrapped in the middleware; an app this returned comes back unchanged."""
+    if isinstance(app, LogfireASGIMiddleware):
+        return app
+    kwargs: dict[str, Any] = dict(options)
+    excluded = exclude_list(kwargs.pop('excluded_urls', None))
+    if capture_headers:
+        for key in ('http_capture_headers_server_request', 'http_capture_headers_server_response'):
+            kwargs[key] = kwargs.get(key) or list(_CAPTURE_ALL)
+    tracer_provider: trace.TracerProvider = logfire.config.tracer_provider
+    if record_send_receive:
+        tracer_provider = _SendReceiveAtDebug(tracer_provider)
+    else:
+        kwargs['exclude_spans'] = ['receive', 'send']
+    own_names = kwargs.get('default_span_details') is None
+    if own_names:
+        kwargs['default_span_details'] = span_details
+    return LogfireASGIMiddleware(
+        app,
+        excluded=excluded,
+        name_from_route=own_names,
+        tracer_provider=tracer_provider,
+        meter_provider=logfire.config.meter_provider,
+        **kwargs,
+    )
+
+
+def exclude_list(value: str | Sequence[str] | ExcludeList | None) -> ExcludeList | None:
+    """Normalise `excluded_urls`: comma-separated patterns, a list, or (if None) the environment variables."""
+    if isinstance(value, ExcludeList):
+        return value
+    if value is None:
+        value = env_str_list(*EXCLUDED_URLS_ENV)
+        if value is None:
+            return None
+    items = value.split(',') if isinstance(value, str) else value
+    patterns = [pattern.strip() for pattern in items if pattern.strip()]
+    return ExcludeList(patterns) if patterns else None
+
+
+def span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
+    """The default span name: the method alone (`GET`), or `WEBSOCKET`; the route is added once known."""
+    if scope.get('type') == 'websocket':
+        return 'WEBSOCKET', {}
+    method = sanitize_method(str(scope.get('method', '')).strip())
+    return ('HTTP' if method in ('', '_OTHER') else method), {}
+
+
+class LogfireASGIMiddleware(otel_asgi.OpenTelemetryMiddleware):
+    """`OpenTelemetryMiddleware` that also suppresses excluded requests and passes nested or lifespan calls on."""
+
+    def __init__(self, app: ASGIApp, *, excluded: ExcludeList | None, name_from_route: bool, **kwargs: Any) -> None:
+        single = compatibility.guarantee_single_callable(app)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        self.wrapped_app = cast('ASGIApp', single)
+        self.excluded = excluded
+        super().__init__(_RequestLayer(self.wrapped_app, name_from_route), **kwargs)  # pyright: ignore[reportUnknownMemberType]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection: one server span for HTTP and websockets, none for anything else."""
+        action = self._action(scope)
+        if action == 'pass':
+            return await self.wrapped_app(scope, receive, send)
+        if action == 'suppress':
+            with _suppressed():
+                return await self.wrapped_app(scope, receive, send)
+        await super().__call__(scope, receive, send)
+
+    def _action(self, scope: Scope) -> Literal['pass', 'suppress', 'instrument']:
+        try:
+            if scope['type'] not in ('http', 'websocket') or INSTRUMENTED_SCOPE_KEY in scope:
+                return 'pass'
+            if context_api.get_value(SUPPRESS_INSTRUMENTATION_KEY):
+                return 'pass'
+            if self.excluded is not None and self.excluded.url_disabled(_full_url(scope)):
+                return 'suppress'
+            scope[INSTRUMENTED_SCOPE_KEY] = True  # so an instrumented app mounted inside passes this request on
+        except Exception as exc:
+            report_internal_error('ASGI request filter', exc)
+        return 'instrument'
+
+
+def _full_url(scope: Scope) -> str:
+    """The URL the middleware matches excluded URLs against: scheme, host and path, no query string."""
+    return str(otel_asgi.get_host_port_url_tuple(scope)[2])  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+
+
+@contextmanager
+def _suppressed() -> Generator[None, None, None]:
+    token = context_api.attach(context_api.set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
+    try:
+        yield
+    finally:
+        context_api.detach(token)
+
+
+class _RequestLayer:
+    """Runs inside the server span: names it from the route, and gives an unhandled exception status 500."""
+
+    def __init__(self, app: ASGIApp, name_from_route: bool) -> None:
+        self.app = app
+        self.name_from_route = name_from_route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        span = trace.get_current_span()
+        if not span.is_recording():
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def layer_send(message: Message) -> None:
+            nonlocal started
+            if not started:
+                started = True
+                self._name(span, scope)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, layer_send)
+        except Exception as exc:
+            _record_unhandled(span, scope, exc, responded=started)
+            raise
+        finally:
+            if not started:
+                self._name(span, scope)
+
+    def _name(self, span: trace.Span, scope: Scope) -> None:
+        if not self.name_from_route or not span.is_recording():
+            return
+        try:
+            route = _route(scope, span)
+            if route:
+                span.set_attribute('http.route', route)
+                span.update_name(f'{span_details(scope)[0]} {route}')
+        except Exception as exc:
+            report_internal_error('ASGI span name', exc)
+
+
+def _route(scope: Scope, span: trace.Span) -> str | None:
+    """The matched route template: from the framework's `scope['route']`, else an `http.route` someone set."""
+    route = scope.get('route')
+    path_format = getattr(route, 'path_format', None)
+    if isinstance(path_format, str) and path_format:
+        prefix = str(scope.get('root_path', ''))
+        mount_path = getattr(route, 'path', None)
+        if hasattr(route, 'routes') and isinstance(mount_path, str) and mount_path and prefix.endswith(mount_path):
+            prefix = prefix[: -len(mount_path)]  # a mount's own path is already in root_path and in its template
+        return f'{prefix}{path_format}'
+    attribute = _span_attributes(span).get('http.route')
+    return attribute if isinstance(attribute, str) and attribute else None
+
+
+def _span_attributes(span: trace.Span) -> Mapping[str, object]:
+    """The attributes of an SDK span so far (the API's `Span` has no getter)."""
+    attributes: Mapping[str, object] | None = getattr(span, 'attributes', None)
+    return attributes or {}
+
+
+def _record_unhandled(span: trace.Span, scope: Scope, exc: Exception, *, responded: bool) -> None:
+    """Give the span `error.type`, and status code 500 if the app raised before responding (the server's answer).
+
+    The middleware records the exception event and the ERROR status.
+    """
+    try:
+        if scope['type'] == 'http' and not responded:
+            attributes = _span_attributes(span)
+            keys = [code for method, code in zip(HTTP_METHOD, HTTP_STATUS_CODE, strict=True) if method in attributes]
+            for key in keys or HTTP_STATUS_CODE[:1]:
+                span.set_attribute(key, 500)
+        kind = type(exc)
+        name = kind.__qualname__ if kind.__module__ == 'builtins' else f'{kind.__module__}.{kind.__qualname__}'
+        span.set_attribute('error.type', name)
+    except Exception as internal:
+        report_internal_error('ASGI unhandled exception', internal)
+
+
+class _SendReceiveAtDebug(trace.TracerProvider):
+    """Gives the middleware tracers whose send/receive spans start at debug level."""
+
+    def __init__(self, provider: trace.TracerProvider) -> None:
+        self.provider = provider
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Attributes = None,
+    ) -> trace.Tracer:
+        """Wrap the shared provider's tracer."""
+        tracer = self.provider.get_tracer(
+            instrumenting_module_name, instrumenting_library_version, schema_url, attributes
+        )
+        return _SendReceiveTracer(tracer)
+
+
+class _SendReceiveTracer(trace.Tracer):
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self.tracer = tracer
+
+    def start_span(
+        self,
+        name: str,
+        context: context_api.Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> trace.Span:
+        return self.tracer.start_span(
+            name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
+        )
+
+    @contextmanager  # pyright: ignore[reportDeprecated]
+    def start_as_current_span(  # pyright: ignore[reportIncompatibleMethodOverride]
+        self,
+        name: str,
+        context: context_api.Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Iterator[trace.Span]:
+        # The middleware starts only its per-message spans as current spans.
+        if name.endswith((' send', ' receive')):
+            attributes = {**(attributes or {}), **_DEBUG_ATTRIBUTES}
+        with self.tracer.start_as_current_span(
+            name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception, end_on_exit
+        ) as span:
+            yield span

@@ -1,0 +1,1 @@
+"""Stories about integrations, one module per integration."""
