@@ -41,20 +41,29 @@ class Pipeline:
         ok = self.tracer_provider.force_flush(timeout_millis)
         if isinstance(self.meter_provider, MeterProvider):
             remaining = max(0, int((deadline - time.monotonic()) * 1000))
-            with handle_internal_errors('metrics flush'):
+            try:
                 ok = self.meter_provider.force_flush(remaining) and ok
+            except Exception:  # the SDK raises when collection times out: an answer, not an internal error
+                ok = False
         return ok
 
     def shutdown(self, timeout_millis: int, *, flush: bool = True) -> bool:
-        """Flush (optionally) and shut down, giving up after `timeout_millis` so exit is never held."""
+        """Flush (optionally) and shut down, giving up after `timeout_millis` so exit is never held.
+
+        The flush gets most of the time; the rest is kept for the exporters to move whatever is still
+        unsent to their disk queues, which the next process with the same `data_dir` delivers.
+        """
         result: list[bool] = []
+        deadline = time.monotonic() + timeout_millis / 1000
+        reserve = min(500, timeout_millis // 4)
 
         def run() -> None:
             with handle_internal_errors('pipeline shutdown'):
-                ok = self.force_flush(timeout_millis) if flush else True
+                ok = self.force_flush(timeout_millis - reserve) if flush else True
                 self.tracer_provider.shutdown()
                 if isinstance(self.meter_provider, MeterProvider):
-                    self.meter_provider.shutdown(timeout_millis=max(1, timeout_millis))
+                    remaining = int((deadline - time.monotonic()) * 1000)
+                    self.meter_provider.shutdown(timeout_millis=max(1, remaining))
                 result.append(ok)
 
         # Exporters may block on a dead endpoint beyond their own timeouts; a daemon thread bounds the wait.
@@ -103,9 +112,9 @@ def build_pipeline(config: LogfireConfig) -> Pipeline:
 
         children.append(ConsoleSpanProcessor(config.console))
     if _wants_export(config):
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from .exporters.otlp import span_processor
 
-        children.extend(BatchSpanProcessor(exporter) for exporter in _span_exporters(config))
+        children.extend(span_processor(config, exporter) for exporter in _span_exporters(config))
     from .span_hooks import end_transforms, start_hooks
 
     # Scrubbing runs first at start (so hooks and `on_start` consumers see scrubbed values) and last at end.

@@ -209,6 +209,63 @@ class LogfireSettings(BaseSettings):
     logs_exporter: str = Field(
         'otlp', validation_alias=_env('OTEL_LOGS_EXPORTER'), description="'none' turns log export off."
     )
+    otlp_headers: KeyValues = Field(
+        default_factory=dict[str, str],
+        validation_alias=_env('OTEL_EXPORTER_OTLP_HEADERS'),
+        description='Headers for every OTLP request, as `k=v,k2=v2` (values may be %-encoded). They never '
+        "replace the Logfire backend's own `Authorization` header.",
+    )
+    otlp_traces_headers: KeyValues = Field(
+        default_factory=dict[str, str],
+        validation_alias=_env('OTEL_EXPORTER_OTLP_TRACES_HEADERS'),
+        description='Headers for trace export, used instead of `OTEL_EXPORTER_OTLP_HEADERS`.',
+    )
+    otlp_metrics_headers: KeyValues = Field(
+        default_factory=dict[str, str],
+        validation_alias=_env('OTEL_EXPORTER_OTLP_METRICS_HEADERS'),
+        description='Headers for metric export, used instead of `OTEL_EXPORTER_OTLP_HEADERS`.',
+    )
+    otlp_logs_headers: KeyValues = Field(
+        default_factory=dict[str, str],
+        validation_alias=_env('OTEL_EXPORTER_OTLP_LOGS_HEADERS'),
+        description='Headers for log export, used instead of `OTEL_EXPORTER_OTLP_HEADERS`.',
+    )
+    otlp_timeout: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_env('OTEL_EXPORTER_OTLP_TIMEOUT'),
+        description='Seconds one OTLP request may take before it is abandoned and retried later.',
+    )
+    otlp_compression: Literal['gzip', 'deflate', 'none'] = Field(
+        'none',
+        validation_alias=_env('OTEL_EXPORTER_OTLP_COMPRESSION'),
+        description="Body compression for `OTEL_EXPORTER_OTLP_*` endpoints: 'gzip', 'deflate' or 'none' "
+        '(the Logfire backend always gets gzip).',
+    )
+    bsp_schedule_delay_millis: int = Field(
+        500,
+        ge=0,
+        validation_alias=_env('OTEL_BSP_SCHEDULE_DELAY'),
+        description='Milliseconds between span exports (the first few spans leave after at most 100 ms).',
+    )
+    bsp_max_queue_size: int = Field(
+        2048,
+        ge=1,
+        validation_alias=_env('OTEL_BSP_MAX_QUEUE_SIZE'),
+        description='Spans waiting for export beyond this many are dropped (and counted).',
+    )
+    bsp_max_export_batch_size: int = Field(
+        512,
+        ge=1,
+        validation_alias=_env('OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
+        description='The most spans sent in one export request.',
+    )
+    bsp_export_timeout_millis: int = Field(
+        30000,
+        ge=0,
+        validation_alias=_env('OTEL_BSP_EXPORT_TIMEOUT'),
+        description='Milliseconds one span export request may take (also capped by `OTEL_EXPORTER_OTLP_TIMEOUT`).',
+    )
 
     # Objects that only a keyword argument can give: never read from the environment or pyproject.
     additional_span_processors: Sequence[Any] = Field(default=(), exclude=True)
@@ -368,6 +425,16 @@ ACCEPTED_VALUES: dict[str, str] = {
     'otlp_protocol': "'http/protobuf' or 'grpc'",
     'retry_queue_max_bytes': 'a whole number of bytes >= 0',
     'shutdown_timeout_millis': 'a whole number of milliseconds >= 0',
+    'otlp_compression': "'gzip', 'deflate' or 'none'",
+    'otlp_headers': 'comma-separated key=value pairs',
+    'otlp_traces_headers': 'comma-separated key=value pairs',
+    'otlp_metrics_headers': 'comma-separated key=value pairs',
+    'otlp_logs_headers': 'comma-separated key=value pairs',
+    'otlp_timeout': 'a number of seconds > 0',
+    'bsp_schedule_delay_millis': 'a whole number of milliseconds >= 0',
+    'bsp_max_queue_size': 'a whole number >= 1',
+    'bsp_max_export_batch_size': 'a whole number >= 1',
+    'bsp_export_timeout_millis': 'a whole number of milliseconds >= 0',
 }
 
 

@@ -1,75 +1,205 @@
-"""OTLP exporters: to the Logfire backend (token) and to any endpoint named by the standard OTEL_* variables."""
+"""OTLP export: to the Logfire backend (with a token) and to any endpoint named by the standard `OTEL_*` variables.
+
+Every destination gets the same guarantees: serialization and batching off the request path, retries with
+backoff in the background, a bounded disk queue in `data_dir` that outlives the process, a bounded exit,
+and one short warning per interval when something goes wrong (see `retry`, `disk_queue`, `batch`).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote
 
-from opentelemetry.exporter.otlp.proto.http import Compression
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ...version import VERSION
+from ..errors import handle_internal_errors
+from .batch import BatchExportSpanProcessor
+from .diagnostics import ExportDiagnostics
+from .disk_queue import DiskQueue, queue_directory
+from .payload import UNITS, Encoding, Signal
+from .retry import Delivery, Transport
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.metrics.export import MetricExporter
-    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk._logs.export import LogRecordExporter
 
     from ..config import LogfireConfig
 
 USER_AGENT = f'logfire/{VERSION}'
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where one signal goes, and how."""
+
+    signal: Signal
+    endpoint: str
+    """A URL for OTLP/HTTP, a `host:port` (or URL) for OTLP/gRPC."""
+    headers: Mapping[str, str]
+    protocol: Literal['http/protobuf', 'grpc']
+    compression: Encoding
+
+
 def _endpoint(base: str, signal: str) -> str:
     return f'{base.rstrip("/")}/v1/{signal}'
 
 
-def _standard_endpoint(config: LogfireConfig, signal: str) -> str | None:
+def _exporter_disabled(config: LogfireConfig, signal: Signal) -> bool:
+    value: str = getattr(config.settings, f'{signal}_exporter')
+    return 'none' in {part.strip().lower() for part in value.split(',')}
+
+
+def _merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Merge header mappings case-insensitively; later layers win."""
+    merged: dict[str, tuple[str, str]] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            merged[name.lower()] = (name, value)
+    return dict(merged.values())
+
+
+def _user_headers(config: LogfireConfig, signal: Signal) -> dict[str, str]:
     settings = config.settings
-    exporter_setting = getattr(settings, f'{signal}_exporter')
-    if 'none' in {part.strip().lower() for part in exporter_setting.split(',')}:
-        return None
+    specific: dict[str, str] = getattr(settings, f'otlp_{signal}_headers')
+    return {name: unquote(value) for name, value in (specific or settings.otlp_headers).items()}
+
+
+def destinations(config: LogfireConfig, signal: Signal) -> list[Destination]:
+    """Every destination that wants `signal`: the Logfire backend first, then the standard OTLP endpoint."""
+    if _exporter_disabled(config, signal):
+        return []
+    settings = config.settings
+    user_headers = _user_headers(config, signal)
+    found: list[Destination] = []
+    if config.send_to_logfire and config.base_url and config.token:
+        # The generic OTEL headers may add to ours, but never replace the token or the user agent.
+        headers = _merge_headers(user_headers, {'Authorization': config.token, 'User-Agent': USER_AGENT})
+        found.append(Destination(signal, _endpoint(config.base_url, signal), headers, 'http/protobuf', 'gzip'))
     specific: str | None = getattr(settings, f'otlp_{signal}_endpoint')
-    if specific:
-        return specific
-    if settings.otlp_endpoint:
-        return _endpoint(settings.otlp_endpoint, signal)
-    return None
+    protocol = settings.otlp_protocol
+    endpoint = specific
+    if not endpoint and settings.otlp_endpoint:
+        endpoint = settings.otlp_endpoint if protocol == 'grpc' else _endpoint(settings.otlp_endpoint, signal)
+    if endpoint:
+        compression: Encoding = '' if settings.otlp_compression == 'none' else settings.otlp_compression
+        headers = _merge_headers({'User-Agent': USER_AGENT}, user_headers)
+        found.append(Destination(signal, endpoint, headers, protocol, compression))
+    return found
 
 
-def _logfire_headers(config: LogfireConfig) -> dict[str, str]:
-    assert config.token is not None
-    return {'Authorization': config.token, 'User-Agent': USER_AGENT}
+def build_delivery(config: LogfireConfig, destination: Destination) -> Delivery:
+    """The background sender (with its disk queue and diagnostics) for one destination."""
+    settings = config.settings
+    signal = destination.signal
+    transport: Transport
+    if destination.protocol == 'grpc':
+        from .transport import GrpcTransport
+
+        transport = GrpcTransport(
+            destination.endpoint, signal, destination.headers, gzip=destination.compression == 'gzip'
+        )
+    else:
+        from .transport import HttpTransport
+
+        transport = HttpTransport(destination.endpoint, destination.headers, destination.compression)
+    disk = None
+    if settings.retry_queue_max_bytes > 0:
+        directory = queue_directory(settings.data_dir, signal, destination.endpoint)
+        disk = DiskQueue(directory, settings.retry_queue_max_bytes, destination.endpoint)
+    timeout = settings.otlp_timeout
+    if signal == 'traces' and settings.bsp_export_timeout_millis > 0:
+        timeout = min(timeout, settings.bsp_export_timeout_millis / 1000)
+    diagnostics = ExportDiagnostics(destination.endpoint, UNITS[signal])
+    return Delivery(signal, transport, disk=disk, request_timeout=timeout, diagnostics=diagnostics)
+
+
+class QueueingSpanExporter(SpanExporter):
+    """Serializes span batches and hands them to a `Delivery`; `export()` never waits for the network."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        self.delivery = delivery
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Serialize `spans` and queue them for delivery."""
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+        with handle_internal_errors('span export'):
+            self.delivery.submit_serialized(encode_spans(spans).SerializeToString(), len(spans))
+            return SpanExportResult.SUCCESS
+        return SpanExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Wait until everything queued so far is delivered; False on a failure or after `timeout_millis`."""
+        return self.delivery.flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        """Stop sending; what is still unsent moves to the disk queue for the next process."""
+        self.delivery.close()
+
+    def persist_pending(self) -> None:
+        """Move unsent payloads to the disk queue now."""
+        self.delivery.persist_pending()
+
+
+class QueueingMetricExporter(MetricExporter):
+    """Serializes metrics and hands them to a `Delivery`."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        super().__init__()
+        self.delivery = delivery
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        """Serialize `metrics_data` and queue it for delivery."""
+        from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+
+        with handle_internal_errors('metric export'):
+            request = encode_metrics(metrics_data)
+            items = sum(len(sm.metrics) for rm in request.resource_metrics for sm in rm.scope_metrics)
+            self.delivery.submit_serialized(request.SerializeToString(), items)
+            return MetricExportResult.SUCCESS
+        return MetricExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        """Wait until everything queued so far is delivered."""
+        return self.delivery.flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        """Send what can be sent within the time left, then keep the rest on disk."""
+        # The periodic reader passes the time it has left as `timeout` (milliseconds).
+        remaining = kwargs.get('timeout', timeout_millis)
+        self.delivery.close(remaining if isinstance(remaining, (int, float)) else 0)
 
 
 def span_exporters(config: LogfireConfig) -> list[SpanExporter]:
     """One exporter per destination that wants traces."""
-    exporters: list[SpanExporter] = []
-    if config.send_to_logfire and config.base_url and config.settings.traces_exporter != 'none':
-        exporters.append(
-            OTLPSpanExporter(
-                endpoint=_endpoint(config.base_url, 'traces'),
-                headers=_logfire_headers(config),
-                compression=Compression.Gzip,
-            )
-        )
-    endpoint = _standard_endpoint(config, 'traces')
-    if endpoint:
-        exporters.append(OTLPSpanExporter(endpoint=endpoint))
-    return exporters
+    return [QueueingSpanExporter(build_delivery(config, d)) for d in destinations(config, 'traces')]
+
+
+def span_processor(config: LogfireConfig, exporter: SpanExporter) -> BatchExportSpanProcessor:
+    """The batch processor that feeds `exporter`, configured by the `OTEL_BSP_*` settings."""
+    settings = config.settings
+    delivery = exporter.delivery if isinstance(exporter, QueueingSpanExporter) else None
+    return BatchExportSpanProcessor(
+        exporter,
+        schedule_delay_millis=settings.bsp_schedule_delay_millis,
+        max_queue_size=settings.bsp_max_queue_size,
+        max_export_batch_size=settings.bsp_max_export_batch_size,
+        shutdown_timeout_millis=settings.shutdown_timeout_millis,
+        diagnostics=delivery.diagnostics if delivery is not None else None,
+    )
 
 
 def metric_exporters(config: LogfireConfig) -> list[MetricExporter]:
     """One exporter per destination that wants metrics."""
-    exporters: list[MetricExporter] = []
-    if config.send_to_logfire and config.base_url and config.settings.metrics_exporter != 'none':
-        exporters.append(
-            OTLPMetricExporter(
-                endpoint=_endpoint(config.base_url, 'metrics'),
-                headers=_logfire_headers(config),
-                compression=Compression.Gzip,
-            )
-        )
-    endpoint = _standard_endpoint(config, 'metrics')
-    if endpoint:
-        exporters.append(OTLPMetricExporter(endpoint=endpoint))
-    return exporters
+    return [QueueingMetricExporter(build_delivery(config, d)) for d in destinations(config, 'metrics')]
+
+
+def log_exporters(config: LogfireConfig) -> list[LogRecordExporter]:
+    """One exporter per destination that wants OTel log records (for a `LoggerProvider`)."""
+    from .otlp_logs import QueueingLogExporter
+
+    return [QueueingLogExporter(build_delivery(config, d)) for d in destinations(config, 'logs')]
