@@ -295,3 +295,13 @@ def test_token_is_absent_from_everything_a_configured_process_prints(tmp_path: A
     assert result.returncode == 0, result.stderr
     assert 'token' in result.stdout
     assert 'TOPSECRET' not in result.stdout + result.stderr
+
+
+def test_values_scrubbed_at_start_are_listed_once(capfire: CaptureLogfire) -> None:
+    from opentelemetry import trace
+
+    tracer = trace.get_tracer_provider().get_tracer('t')
+    attributes = {'http.request.header.cookie': (SECRET,), 'url.full': f'http://127.0.0.1/?session={SECRET}'}
+    tracer.start_span('GET', attributes=attributes).end()
+    scrubbed = json.loads(last_attributes(capfire)['logfire.scrubbed'])
+    assert sorted(entry['path'][1] for entry in scrubbed) == ['http.request.header.cookie', 'url.full']

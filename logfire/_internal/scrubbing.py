@@ -192,6 +192,9 @@ class Scrubber:
         changed = False
         out: list[str] = []
         for name, val in pairs:
+            if val.startswith(MARKER_PREFIX):  # scrubbed when the span started
+                out.append(f'{quote(name, safe="")}={quote(val, safe=_MARKER_SAFE)}')
+                continue
             match = self._key_match(name) or self.pattern.search(val)
             if match is not None:
                 reason = match.group(0).lower() if self._key_match(name) else self._label(val)
@@ -249,6 +252,8 @@ class Scrubber:
         return value
 
     def _scrub_header(self, key: str, value: AttributeValue, result: _Result) -> AttributeValue:
+        if isinstance(value, (list, tuple)) and value and str(value[0]).startswith(MARKER_PREFIX):
+            return value  # redacted when the span started
         name = key.split('.', 3)[-1].replace('_', '-').lower()
         if name in CREDENTIAL_HEADERS:
             match = re.match(r'.*', name)
