@@ -32,3 +32,7 @@ format: install
 ## The documentation site in site/; --strict turns a broken link or reference into a failure.
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+## Benchmarks against the raw OpenTelemetry SDK, interleaved round by round: prints a table, writes benchmarks/results.json.
+bench: install
+	$(PY) -m benchmarks.run

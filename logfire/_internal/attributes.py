@@ -314,8 +314,13 @@ def _pydantic_leaf(obj: Any) -> tuple[Any, JsonDict] | None:
     return None
 
 
+_encode_str: Final = json.encoder.encode_basestring_ascii
+_JSON_ENCODER: Final = json.JSONEncoder(separators=_JSON_SEPARATORS)
+"""What `json.dumps(value, separators=...)` uses, built once instead of on every call."""
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=_JSON_SEPARATORS)
+    return _JSON_ENCODER.encode(value)
 
 
 def json_dumps_safe(value: Any) -> str:
@@ -354,10 +359,100 @@ def _encode_top_level(value: Any) -> tuple[AttributeValue, JsonDict]:
     return native, {}
 
 
+_PLAIN_JSON_BUDGET: Final = MAX_JSON_SIZE // 2
+_PLAIN_JSON_DEPTH: Final = MAX_DEPTH // 2
+
+
+def _plain_budget(container: list[Any] | dict[Any, Any], budget: int, depth: int) -> int:
+    """What is left of `budget` after `container`, counted as `_Encoder` counts; negative when it is not plain.
+
+    Plain means exact `dict` (str keys), `list`, `str`, `int`, `float`, `bool` and `None`, well within every limit.
+    `_Encoder` would return such a value unchanged, with the schema `{"type":"object"}` or `{"type":"array"}`
+    (plain items get no schema of their own), so `json.dumps` alone encodes it. The walk stops at the first
+    value that is not plain, or once the budget is spent, so a huge value costs little here.
+    """
+    if depth >= _PLAIN_JSON_DEPTH or len(container) > MAX_ITEMS:
+        return -1
+    items: Iterable[Any] = container
+    if type(container) is dict:
+        for key in container:
+            if type(key) is not str or len(key) > MAX_STRING_LENGTH:
+                return -1
+            budget -= len(key) + 2
+        items = container.values()
+    for item in items:
+        cls = type(item)  # pyright: ignore[reportUnknownVariableType]
+        if cls is str:
+            if len(item) > MAX_STRING_LENGTH:
+                return -1
+            budget -= len(item) + 2
+        elif cls is int:
+            if item.bit_length() > 14_000:  # as `_Encoder._number`
+                return -1
+            budget -= 8
+        elif cls is float:
+            budget -= 8
+        elif item is None or cls is bool:
+            budget -= 4
+        elif cls is list or cls is dict:
+            budget = _plain_budget(item, budget, depth + 1)
+        else:
+            return -1
+        if budget < 0:
+            return -1
+    return budget
+
+
+def _plain_encoder() -> Callable[[Any], str]:
+    """`json.dumps(value, separators=(',', ':'))` for plain values, through the C encoder when there is one.
+
+    The C encoder is built once, without the check for circular references (a plain value has bounded depth);
+    `json.dumps` builds one per call, which costs several times the encoding of a small value.
+    """
+    make = getattr(json.encoder, 'c_make_encoder', None)
+    if make is not None:
+        try:
+            encoder = make(None, _not_plain, _encode_str, None, ':', ',', False, False, True)
+            sample: list[Any] = ['\u00e9', 1, 1.5, math.nan, None, True, {'k': []}]
+            if ''.join(encoder(sample, 0)) == _dumps(sample):
+                return lambda value: ''.join(encoder(value, 0))
+        except Exception:  # another Python's C encoder may take other arguments
+            pass
+    return _dumps
+
+
+def _not_plain(value: Any) -> Any:
+    raise TypeError(f'{type(value).__name__} is not plain JSON')
+
+
+def _plain_json_top(value: Any) -> tuple[str, str] | None:
+    """`(json, 'object' or 'array')` for a plain JSON dict or list (see `_plain_budget`), else None."""
+    cls = type(value)  # pyright: ignore[reportUnknownVariableType]
+    if cls is not dict and cls is not list:
+        return None
+    try:
+        if _plain_budget(value, _PLAIN_JSON_BUDGET, 0) < 0:
+            return None
+        return _encode_plain(value), 'object' if cls is dict else 'array'
+    except Exception:  # e.g. a list mutated by another thread while it is walked
+        return None
+
+
+_encode_plain: Final = _plain_encoder()
+
+
 @lru_cache(maxsize=1024)
 def _plain_schema(keys: tuple[str, ...]) -> str:
     properties = ','.join(f'{_dumps(key)}:{{}}' for key in keys)
     return f'{{"type":"object","properties":{{{properties}}}}}'
+
+
+@lru_cache(maxsize=1024)
+def _kinds_schema(keys: tuple[str, ...], kinds: tuple[tuple[str, str], ...]) -> str:
+    """The schema when every value is a primitive or, for the keys in `kinds`, a plain JSON object or array."""
+    kind_of = dict(kinds)
+    properties = {key: {'type': kind_of[key]} if key in kind_of else {} for key in keys}
+    return _dumps({'type': 'object', 'properties': properties})
 
 
 def prepare_attributes(attributes: Mapping[str, Any]) -> tuple[dict[str, AttributeValue], str | None]:
@@ -383,8 +478,9 @@ def prepare_attributes(attributes: Mapping[str, Any]) -> tuple[dict[str, Attribu
     if not attributes:
         return {}, None
     result: dict[str, AttributeValue] = {}
-    null_args: list[str] = []
-    schemas: dict[str, JsonDict] = {}
+    null_args: list[str] | None = None
+    schemas: dict[str, JsonDict] | None = None
+    kinds: dict[str, str] | None = None  # keys of plain JSON dicts and lists, whose schemas need no walk
     for key, value in attributes.items():
         cls = type(value)  # pyright: ignore[reportUnknownVariableType]
         if cls is str or cls is bool or (cls is int and _MIN_INT <= value <= _MAX_INT):
@@ -392,14 +488,32 @@ def prepare_attributes(attributes: Mapping[str, Any]) -> tuple[dict[str, Attribu
         elif cls is float and math.isfinite(value):
             result[key] = value
         elif value is None:
+            if null_args is None:
+                null_args = []
             null_args.append(key)
+        elif (plain := _plain_json_top(value)) is not None:
+            result[key] = plain[0]
+            if kinds is None:
+                kinds = {}
+            kinds[key] = plain[1]
         else:
             result[key], schema = _encode_top_level(value)
             if schema:
+                if schemas is None:
+                    schemas = {}
                 schemas[key] = schema
     if null_args:
         result[ATTRIBUTES_NULL_ARGS_KEY] = tuple(null_args)
-    if not schemas:
-        return result, _plain_schema(tuple(attributes))
-    properties = {key: schemas.get(key, {}) for key in attributes}
-    return result, _dumps({'type': 'object', 'properties': properties})
+    return result, _schema(tuple(attributes), schemas, kinds)
+
+
+def _schema(keys: tuple[str, ...], schemas: dict[str, JsonDict] | None, kinds: dict[str, str] | None) -> str:
+    """The `logfire.json_schema` text: cached for primitives and plain JSON values, built for anything else."""
+    if schemas is None:
+        if kinds is None:
+            return _plain_schema(keys)
+        return _kinds_schema(keys, tuple(kinds.items()))
+    for key, kind in (kinds or {}).items():
+        schemas[key] = {'type': kind}
+    properties = {key: schemas.get(key, {}) for key in keys}
+    return _dumps({'type': 'object', 'properties': properties})

@@ -69,7 +69,8 @@ class LogfireState:
         self.min_level = 0
         self.inspect_arguments = False
         self.ns_timestamp_generator: Callable[[], int] | None = None
-        self.scrubber: Scrubber | None = None
+        self.scrubber: Scrubber | None = None  # only when scrubbing is on: masks secrets in messages
+        self.span_scrubber: Scrubber | None = None  # the pipeline's, on or off: checks span attributes up front
         self._warned_not_configured = False
 
     def _warn_not_configured(self) -> None:
@@ -107,6 +108,7 @@ class LogfireState:
             self.inspect_arguments = settings.inspect_arguments if settings else False
             self.ns_timestamp_generator = settings.ns_timestamp_generator if settings else None
             self.scrubber = config.scrubber if config and config.scrubber.enabled else None
+            self.span_scrubber = config.scrubber if config and _values_kept_whole() else None
             if pipeline is None:
                 self.tracer_provider.set_delegate(NoOpTracerProvider(), configured=config is not None)
                 self.meter_provider.set_delegate(NoOpMeterProvider())
@@ -134,6 +136,17 @@ class LogfireState:
         timeout = config.settings.shutdown_timeout_millis if config else 3000
         with handle_internal_errors('shutdown at exit'):
             self.shutdown(timeout)
+
+
+def _values_kept_whole() -> bool:
+    """Whether the SDK stores span attribute values uncut (no `OTEL_*ATTRIBUTE_VALUE_LENGTH_LIMIT`).
+
+    Only then does a value checked before the span starts equal what the scrubber's start hook would see, so the
+    hook may skip attributes that were checked up front (a cut can end a clean value in a secret-looking word).
+    """
+    from opentelemetry.sdk.trace import SpanLimits
+
+    return SpanLimits().max_span_attribute_length is None
 
 
 GLOBAL_STATE = LogfireState()

@@ -25,6 +25,7 @@ MAX_FORMATTED_VALUE_LENGTH: Final = 2_000
 _MAX_CACHED_TEMPLATE_LENGTH: Final = 2_000  # longer templates are parsed on every call rather than pinned in the cache
 _MAX_CALL_SITES: Final = 4_096
 _NONE_TEXT: Final = 'null'  # what the established SDK writes for a None value
+_SHORT_INT: Final = 10**18  # ints below this in magnitude format as str() does, well within the length limit
 _PACKAGE_DIR: Final = str(Path(__file__).resolve().parent.parent)
 
 
@@ -94,12 +95,20 @@ def _render(chunks: _Chunks, attributes: Mapping[str, Any]) -> str:
     for chunk in chunks:
         if isinstance(chunk, str):
             parts.append(chunk)
-        elif (
-            chunk.plain and type(value := attributes.get(chunk.key)) is str and len(value) <= MAX_FORMATTED_VALUE_LENGTH
-        ):
-            parts.append(value)  # the common `{name}` with a short str value
-        else:
-            parts.append(_render_field(chunk, attributes))
+            continue
+        if chunk.plain:  # the common `{name}`: a short str goes in as it is, an int or float as `format()` writes it
+            value: Any = attributes.get(chunk.key)
+            cls = type(value)  # pyright: ignore[reportUnknownVariableType]
+            if cls is str:
+                if len(value) <= MAX_FORMATTED_VALUE_LENGTH:
+                    parts.append(value)
+                    continue
+            elif cls is int or cls is float:
+                text = str(value) if cls is float or -_SHORT_INT < value < _SHORT_INT else None
+                if text is not None:
+                    parts.append(text)
+                    continue
+        parts.append(_render_field(chunk, attributes))
     return ''.join(parts)
 
 
@@ -269,7 +278,9 @@ class _CallSite:
             _warn_inspect(frame, reason)
 
 
-_call_sites: dict[tuple[types.CodeType, int], _CallSite | None] = {}
+# (id(code), f_lasti) -> (code, call site or None when the message there is not an f-string). Keyed by id because
+# hashing a code object hashes all its constants; each entry holds its code object, so the id cannot be reused.
+_call_sites: dict[tuple[int, int], tuple[types.CodeType, _CallSite | None]] = {}
 _fstring_templates: dict[str, _Chunks] = {}
 """Chunks of the templates rebuilt from f-strings: their fields are whole expressions, which `str.format` syntax
 cannot always express (`{a != b}`, `{d[1:2]}`), so `format_message` takes these instead of parsing the text."""
@@ -293,15 +304,17 @@ def inspect_fstring(frame: types.FrameType, message: str) -> tuple[str, dict[str
         inspected: the source is unavailable (a REPL, `exec()`), the call cannot be identified, or evaluating
         fails. In those cases one `InspectArgumentsFailedWarning` per call site says so.
     """
-    key = (frame.f_code, frame.f_lasti)
-    try:
-        site = _call_sites[key]
-    except KeyError:
+    code = frame.f_code
+    key = (id(code), frame.f_lasti)
+    entry = _call_sites.get(key)
+    if entry is not None:
+        site = entry[1]
+    else:
         site = _analyse_call_site(frame)
         if len(_call_sites) >= _MAX_CALL_SITES:
             _call_sites.clear()
             _fstring_templates.clear()
-        _call_sites[key] = site
+        _call_sites[key] = (code, site)
     return None if site is None else site.evaluate(frame, message)
 
 

@@ -19,7 +19,7 @@ from opentelemetry.metrics import (
     UpDownCounter,
 )
 from opentelemetry.metrics import _Gauge as Gauge
-from opentelemetry.trace import Link, NoOpTracer, Status, StatusCode
+from opentelemetry.trace import Link, NoOpTracer, SpanKind, Status, StatusCode
 
 from ..version import VERSION
 from .attributes import prepare_attributes
@@ -32,6 +32,9 @@ from .constants import (
     ATTRIBUTES_MESSAGE_TEMPLATE_KEY,
     ATTRIBUTES_SPAN_TYPE_KEY,
     ATTRIBUTES_TAGS_KEY,
+    CODE_FILEPATH,
+    CODE_FUNCTION,
+    CODE_LINENO,
     ERROR_LEVEL,
     LEVEL_NUMBERS,
     LevelName,
@@ -41,13 +44,16 @@ from .formatting import format_message, inspect_fstring
 from .instrument import instrument_decorator
 from .instrument_methods import InstrumentMethods
 from .proxy import SUPPRESS_INSTRUMENTATION_KEY
+from .scrubbing import PRECHECKED
 from .span import LogfireSpan
-from .stack_info import get_frame, user_code_attributes
+from .stack_info import get_frame, user_code_location
 
 if TYPE_CHECKING:
     from types import FrameType
 
     from opentelemetry.util.types import AttributeValue
+
+    from .scrubbing import Scrubber
 
 
 class UnknownLevelWarning(UserWarning):
@@ -116,19 +122,35 @@ class Logfire(InstrumentMethods):
         attributes: dict[str, Any],
         tags: Sequence[str] | None,
         frame: FrameType,
-    ) -> tuple[str, dict[str, AttributeValue]]:
-        """Format the message and encode attributes. Returns the (possibly inspected) template and attributes."""
-        if self._state.inspect_arguments:
+    ) -> tuple[str, dict[str, AttributeValue], Scrubber | None]:
+        """Format the message and encode attributes.
+
+        Returns:
+            The (possibly inspected) template, the attributes, and the pipeline's scrubber when it has nothing
+            to change in them (else None), so its start hook need not look again.
+        """
+        state = self._state
+        if state.inspect_arguments:
             inspected = inspect_fstring(frame, msg_template)
             if inspected is not None:
                 msg_template, extracted = inspected
                 attributes = {**extracted, **attributes}
-        scrubber = self._state.scrubber
+        scrubber = state.scrubber
         message = format_message(
             msg_template, scrubber.message_values(msg_template, attributes) if scrubber else attributes
         )
-        otel_attributes, schema = prepare_attributes(attributes) if attributes else ({}, None)
-        otel_attributes.update(user_code_attributes(frame))
+        if attributes:
+            otel_attributes, schema = prepare_attributes(attributes)
+        else:
+            otel_attributes, schema = {}, None
+        # Only the user's keys can need scrubbing: the `code.*` and `logfire.*` keys added below never do.
+        checked_by = state.span_scrubber
+        if checked_by is not None and otel_attributes and checked_by.may_change(otel_attributes):
+            checked_by = None
+        # Assigned one by one, in this order, rather than merged from a dict: a span's attribute order is visible.
+        otel_attributes[CODE_FILEPATH], otel_attributes[CODE_LINENO], otel_attributes[CODE_FUNCTION] = (
+            user_code_location(frame)
+        )
         otel_attributes[ATTRIBUTES_MESSAGE_TEMPLATE_KEY] = msg_template
         otel_attributes[ATTRIBUTES_MESSAGE_KEY] = message
         if schema is not None:
@@ -138,7 +160,7 @@ class Logfire(InstrumentMethods):
             otel_attributes[ATTRIBUTES_TAGS_KEY] = tuple(dict.fromkeys(all_tags))
         if not self._console_log:
             otel_attributes[ATTRIBUTES_DISABLE_CONSOLE_KEY] = True
-        return msg_template, otel_attributes
+        return msg_template, otel_attributes, checked_by
 
     def _span(
         self,
@@ -150,16 +172,24 @@ class Logfire(InstrumentMethods):
         links: Sequence[tuple[Any, Any]] | Sequence[Link],
         frame: FrameType,
     ) -> LogfireSpan:
-        _check_attribute_names(attributes)
+        if attributes:
+            _check_attribute_names(attributes)
         try:
             level_num = _level_number(level) if level is not None else None
             if level_num is not None and level_num < self._state.min_level:
                 return _noop_span(self._state)
-            template, otel_attributes = self._base_attributes(msg_template, attributes, tags, frame)
+            template, otel_attributes, checked_by = self._base_attributes(msg_template, attributes, tags, frame)
             otel_attributes[ATTRIBUTES_SPAN_TYPE_KEY] = 'span'
             if level_num is not None:
                 otel_attributes[ATTRIBUTES_LOG_LEVEL_NUM_KEY] = level_num
-            return LogfireSpan(span_name or template, otel_attributes, self._tracer, self._state, _links(links))
+            return LogfireSpan(
+                span_name or template,
+                otel_attributes,
+                self._tracer,
+                self._state,
+                _links(links) if links else (),
+                checked_by=checked_by,
+            )
         except Exception as exc:
             report_internal_error('span', exc)
             return _noop_span(self._state)
@@ -232,20 +262,31 @@ class Logfire(InstrumentMethods):
         exc_info: bool | BaseException | None,
         frame: FrameType,
     ) -> None:
-        _check_attribute_names(attributes)
+        if attributes:
+            _check_attribute_names(attributes)
         try:
-            level_num = LEVEL_NUMBERS[level] if isinstance(level, str) and level in LEVEL_NUMBERS else None
-            if level_num is None:
-                level_num = _level_number_or_warn(level)
+            if type(level) is int:
+                level_num = level
+            else:
+                level_num = LEVEL_NUMBERS.get(level) if isinstance(level, str) else None
+                if level_num is None:
+                    level_num = _level_number_or_warn(level)
             state = self._state
             if level_num < state.min_level:
                 return
-            template, otel_attributes = self._base_attributes(msg_template, attributes, tags, frame)
+            template, otel_attributes, checked_by = self._base_attributes(msg_template, attributes, tags, frame)
             otel_attributes[ATTRIBUTES_SPAN_TYPE_KEY] = 'log'
             otel_attributes[ATTRIBUTES_LOG_LEVEL_NUM_KEY] = level_num
             generator = state.ns_timestamp_generator
             timestamp = generator() if generator else None
-            span = self._tracer.start_span(template, attributes=otel_attributes, start_time=timestamp)
+            if checked_by is None:
+                span = self._tracer.start_span(template, None, _INTERNAL, otel_attributes, None, timestamp)
+            else:
+                PRECHECKED.scrubber = checked_by
+                try:
+                    span = self._tracer.start_span(template, None, _INTERNAL, otel_attributes, None, timestamp)
+                finally:
+                    PRECHECKED.scrubber = None
             if exc_info:
                 exception = exc_info if isinstance(exc_info, BaseException) else _current_exception()
                 if exception is not None:
@@ -260,13 +301,13 @@ class Logfire(InstrumentMethods):
         self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
     ) -> None:
         """Log at trace level (1). See `info()` for the arguments."""
-        self._log('trace', msg_template, attributes, _tags, _exc_info, get_frame(1))
+        self._log(_TRACE, msg_template, attributes, _tags, _exc_info, get_frame(1))
 
     def debug(
         self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
     ) -> None:
         """Log at debug level (5). See `info()` for the arguments."""
-        self._log('debug', msg_template, attributes, _tags, _exc_info, get_frame(1))
+        self._log(_DEBUG, msg_template, attributes, _tags, _exc_info, get_frame(1))
 
     def info(
         self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
@@ -289,43 +330,43 @@ class Logfire(InstrumentMethods):
             logfire.info('hello {name}', name='world')
             ```
         """
-        self._log('info', msg_template, attributes, _tags, _exc_info, get_frame(1))
+        self._log(_INFO, msg_template, attributes, _tags, _exc_info, get_frame(1))
 
     def notice(
         self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
     ) -> None:
         """Log at notice level (10). See `info()` for the arguments."""
-        self._log('notice', msg_template, attributes, _tags, _exc_info, get_frame(1))
+        self._log(_NOTICE, msg_template, attributes, _tags, _exc_info, get_frame(1))
 
     def warn(
         self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
     ) -> None:
         """Log at warn level (13). See `info()` for the arguments."""
-        self._log('warn', msg_template, attributes, _tags, _exc_info, get_frame(1))
+        self._log(_WARN, msg_template, attributes, _tags, _exc_info, get_frame(1))
 
     def warning(
         self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
     ) -> None:
         """Log at warn level (13); an alias of `warn()`."""
-        self._log('warn', msg_template, attributes, _tags, _exc_info, get_frame(1))
+        self._log(_WARN, msg_template, attributes, _tags, _exc_info, get_frame(1))
 
     def error(
         self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
     ) -> None:
         """Log at error level (17), with OTel status ERROR. See `info()` for the arguments."""
-        self._log('error', msg_template, attributes, _tags, _exc_info, get_frame(1))
+        self._log(_ERROR, msg_template, attributes, _tags, _exc_info, get_frame(1))
 
     def fatal(
         self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = False, **attributes: Any
     ) -> None:
         """Log at fatal level (21), with OTel status ERROR. See `info()` for the arguments."""
-        self._log('fatal', msg_template, attributes, _tags, _exc_info, get_frame(1))
+        self._log(_FATAL, msg_template, attributes, _tags, _exc_info, get_frame(1))
 
     def exception(
         self, msg_template: str, /, *, _tags: Sequence[str] | None = None, _exc_info: bool = True, **attributes: Any
     ) -> None:
         """Log at error level with the exception being handled recorded. Call it in an `except` block."""
-        self._log('error', msg_template, attributes, _tags, _exc_info, get_frame(1))
+        self._log(_ERROR, msg_template, attributes, _tags, _exc_info, get_frame(1))
 
     def instrument(
         self,
@@ -475,3 +516,12 @@ def _noop_span(state: LogfireState) -> LogfireSpan:
 
 
 _NOOP_TRACER = NoOpTracer()
+# The level methods pass numbers, which `_log` takes without a lookup.
+_TRACE = LEVEL_NUMBERS['trace']
+_DEBUG = LEVEL_NUMBERS['debug']
+_INFO = LEVEL_NUMBERS['info']
+_NOTICE = LEVEL_NUMBERS['notice']
+_WARN = LEVEL_NUMBERS['warn']
+_ERROR = LEVEL_NUMBERS['error']
+_FATAL = LEVEL_NUMBERS['fatal']
+_INTERNAL = SpanKind.INTERNAL

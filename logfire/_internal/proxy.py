@@ -11,7 +11,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 from opentelemetry import context as context_api
 from opentelemetry import metrics, trace
@@ -22,6 +22,8 @@ from opentelemetry.util.types import Attributes
 
 SUPPRESS_INSTRUMENTATION_KEY = context_api._SUPPRESS_INSTRUMENTATION_KEY  # pyright: ignore[reportPrivateUsage]
 """The context key every OpenTelemetry instrumentation checks; `suppress_instrumentation()` sets it."""
+
+_get_current = context_api.get_current
 
 
 class ProxyTracerProvider(trace.TracerProvider):
@@ -91,9 +93,12 @@ class ProxyTracer(trace.Tracer):
         set_status_on_exception: bool = True,
     ) -> trace.Span:
         """Start a span in the current pipeline; a non-recording one inside `suppress_instrumentation()`."""
-        if context_api.get_value(SUPPRESS_INSTRUMENTATION_KEY):
+        if _get_current().get(SUPPRESS_INSTRUMENTATION_KEY):
             return trace.INVALID_SPAN
-        return self.tracer.start_span(
+        provider = self._provider
+        # The `tracer` property, inlined for the common case of a configured pipeline that has not changed.
+        tracer = self._tracer if self._generation == provider.generation and provider.configured else self.tracer
+        return tracer.start_span(
             name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
         )
 
@@ -149,15 +154,27 @@ class ProxyMeterProvider(metrics.MeterProvider):
 class _ProxyInstrument:
     """Forwards measurements to the instrument of the current pipeline."""
 
+    _forward: ClassVar[str] = ''
+    """The measurement method (`add`, `record`, `set`), bound straight to the current instrument."""
+
     def __init__(self, create: Callable[[metrics.Meter], Any], meter: metrics.Meter) -> None:
         self._create = create
-        self._instrument: Any = create(meter)
+        self._bind(create(meter))
 
     def rebind(self, meter: metrics.Meter) -> None:
-        self._instrument = self._create(meter)
+        self._bind(self._create(meter))
+
+    def _bind(self, instrument: Any) -> None:
+        self._instrument = instrument
+        if self._forward:
+            # The instance attribute shadows the class's forwarding method, so each measurement goes straight
+            # to the real instrument (instrumentations record several per request).
+            setattr(self, self._forward, getattr(instrument, self._forward))
 
 
 class _ProxyCounter(_ProxyInstrument, metrics.Counter):
+    _forward = 'add'
+
     def add(
         self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None
     ) -> None:
@@ -165,6 +182,8 @@ class _ProxyCounter(_ProxyInstrument, metrics.Counter):
 
 
 class _ProxyUpDownCounter(_ProxyInstrument, metrics.UpDownCounter):
+    _forward = 'add'
+
     def add(
         self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None
     ) -> None:
@@ -172,6 +191,8 @@ class _ProxyUpDownCounter(_ProxyInstrument, metrics.UpDownCounter):
 
 
 class _ProxyHistogram(_ProxyInstrument, metrics.Histogram):
+    _forward = 'record'
+
     def record(
         self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None
     ) -> None:
@@ -179,6 +200,8 @@ class _ProxyHistogram(_ProxyInstrument, metrics.Histogram):
 
 
 class _ProxyGauge(_ProxyInstrument, Gauge):
+    _forward = 'set'
+
     def set(
         self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None
     ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -46,6 +47,30 @@ DEFAULT_PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     ('logfire token', r'pylf_v\d+_[a-z0-9]+_[a-z0-9_]+'),
 )
 
+_ANCHORS: Final = (
+    'pass',
+    'pwd',
+    'secret',
+    'auth',
+    'credential',
+    'private',
+    'api',
+    'session',
+    'cookie',
+    'srf',
+    'jwt',
+    'ssn',
+    'social',
+    'credit',
+    'signing',
+    'hmac',
+    'token',
+    'pylf_v',
+)
+"""Every match of a default pattern contains one of these, lower-cased. Looking for them in ASCII text first is
+an order of magnitude faster than searching it with the case-insensitive alternation of all the patterns (which
+can cost hundreds of nanoseconds per character), and most values contain none of them."""
+
 CREDENTIAL_HEADERS: Final = frozenset({'authorization', 'cookie', 'set-cookie', 'proxy-authorization', 'x-api-key'})
 HEADER_PREFIXES: Final = ('http.request.header.', 'http.response.header.')
 URL_KEYS: Final = frozenset({'http.url', 'url.full', 'url.query', 'http.target'})
@@ -80,11 +105,31 @@ SAFE_KEYS: Final = frozenset(
 SAFE_PREFIXES: Final = ('logfire.', 'code.')
 MARKER_PREFIX: Final = "[Scrubbed due to '"
 _MARKER_SAFE: Final = "[]' "  # keep markers readable inside URLs
+_MAX_CACHED_KEYS: Final = 5000
+_MAX_CLEAN_TEXTS: Final = 4096
+_MAX_CLEAN_TEXT_LENGTH: Final = 256
+
+# What a key means for scrubbing, decided once per key (see `Scrubber._classify`).
+_SKIP: Final = 0  # the value is never changed: a safe key, or scrubbing is off
+_CHECK_VALUE: Final = 1  # only a secret-looking value would be changed
+_FULL: Final = 2  # headers and secret keys: always take the full path
+_URL: Final = 3  # URL keys: only a string with '=' (a query) that looks secret would be changed
 
 
 def marker(reason: str) -> str:
     """The value that replaces a redacted one."""
     return f"{MARKER_PREFIX}{reason}']"
+
+
+class _Prechecked(threading.local):
+    """Which scrubber, if any, already found the attributes of the span this thread is starting clean."""
+
+    scrubber: Scrubber | None = None
+
+
+PRECHECKED: Final = _Prechecked()
+"""Set by logfire's span API around `start_span` when `Scrubber.may_change()` said no, so the start hook can skip
+its own pass over the same attributes. Only the scrubber that did the check honours it, and only once."""
 
 
 @dataclass
@@ -99,27 +144,127 @@ class Scrubber:
         self.enabled = options is not None
         self.callback = options.callback if options else None
         extra = tuple(options.extra_patterns or ()) if options else ()
-        self._labelled = [(label, re.compile(rx, re.IGNORECASE)) for label, rx in DEFAULT_PATTERNS]
-        self._labelled += [(rx, re.compile(rx, re.IGNORECASE)) for rx in extra]
+        self._extra = extra
+        self._labelled_patterns: list[tuple[str, re.Pattern[str]]] | None = None  # compiled on the first match
         self.pattern = re.compile(
             '|'.join(f'(?:{rx})' for _, rx in DEFAULT_PATTERNS + tuple((p, p) for p in extra)), re.I
         )
         self.extra_pattern = re.compile('|'.join(f'(?:{p})' for p in extra), re.IGNORECASE) if extra else None
+        # The shortcut is only sound while each default pattern requires one of the anchors.
+        anchored = all(any(anchor in rx for anchor in _ANCHORS) for _, rx in DEFAULT_PATTERNS)
+        self._anchors = _ANCHORS if anchored else None
         self._key_cache: dict[str, re.Match[str] | None] = {}
+        self._kinds: dict[str, int] = {}
+        self._skip_keys: set[str] = set()  # the keys of kind _SKIP, the most common, for a one-step test
+        # Short texts known to match no pattern: a value is usually searched at least twice (when the span
+        # starts and when it ends) and the same values recur. Only clean texts are kept, never secrets.
+        self._clean_texts: set[str] = set()
 
     # ---- matching ---------------------------------------------------------------------------------
+
+    def _search(self, text: str) -> re.Match[str] | None:
+        """`self.pattern.search(text)`, skipped for texts known to be clean or that the anchors prove clean."""
+        clean = self._clean_texts
+        exact = type(text) is str
+        if exact and text in clean:
+            return None
+        anchors = self._anchors
+        if anchors is not None and text.isascii():
+            # For ASCII text, matching case-insensitively is matching the lower-cased text (non-ASCII text
+            # can match differently, e.g. 'ſ' matches 's', so it always takes the full search).
+            lowered = text.lower()
+            for anchor in anchors:
+                if anchor in lowered:
+                    break
+            else:
+                extra = self.extra_pattern
+                if extra is None or extra.search(text) is None:
+                    if exact and len(text) <= _MAX_CLEAN_TEXT_LENGTH:
+                        self._remember_clean(text)
+                    return None
+        match = self.pattern.search(text)
+        if match is None and exact and len(text) <= _MAX_CLEAN_TEXT_LENGTH:
+            self._remember_clean(text)
+        return match
+
+    def _remember_clean(self, text: str) -> None:
+        clean = self._clean_texts
+        if len(clean) >= _MAX_CLEAN_TEXTS:
+            clean.clear()
+        clean.add(text)
 
     def _key_match(self, key: str) -> re.Match[str] | None:
         try:
             return self._key_cache[key]
         except KeyError:
-            match = self.pattern.search(key)
-            if len(self._key_cache) < 5000:
+            match = self._search(key)
+            if len(self._key_cache) < _MAX_CACHED_KEYS:
                 self._key_cache[key] = match
             return match
 
+    def _classify(self, key: str) -> int:
+        """Which path `_scrub_attribute` takes for `key`, mirroring its checks in the same order."""
+        if key.startswith(HEADER_PREFIXES):
+            kind = _FULL
+        elif not self.enabled or (key not in URL_KEYS and (key in SAFE_KEYS or key.startswith(SAFE_PREFIXES))):
+            kind = _SKIP
+        elif key in URL_KEYS:
+            kind = _URL
+        elif self._key_match(key) is not None:
+            kind = _FULL
+        else:
+            kind = _CHECK_VALUE
+        if len(self._kinds) < _MAX_CACHED_KEYS:
+            self._kinds[key] = kind
+            if kind == _SKIP:
+                self._skip_keys.add(key)
+        return kind
+
+    def may_change(self, attributes: Mapping[str, AttributeValue]) -> bool:
+        """A cheap first pass: False only when `_scrub_attribute` would return every value unchanged.
+
+        Keys are classified once; values are fetched only for keys that are neither safe nor secret, and
+        a string value is then only searched, as `_scrub_string_attribute` does first.
+        """
+        skip = self._skip_keys
+        kinds = self._kinds
+        clean = self._clean_texts
+        for key in attributes:
+            if key in skip:
+                continue
+            kind = kinds.get(key)
+            if kind is None:
+                kind = self._classify(key)
+                if kind == _SKIP:
+                    continue
+            if kind == _FULL:
+                return True
+            value = attributes[key]
+            if kind == _URL:
+                if isinstance(value, str) and '=' in value and self._search(value) is not None:
+                    return True
+                continue
+            if type(value) is str:
+                if value not in clean and self._search(value) is not None:
+                    return True
+            elif isinstance(value, str):
+                if self._search(value) is not None:
+                    return True
+            elif isinstance(value, (list, tuple)):
+                return True
+        return False
+
+    def _labelled(self) -> list[tuple[str, re.Pattern[str]]]:
+        """Each pattern alone, with the label markers name; only needed once something matched."""
+        if self._labelled_patterns is None:
+            labelled = [(label, re.compile(rx, re.IGNORECASE)) for label, rx in DEFAULT_PATTERNS]
+            labelled += [(rx, re.compile(rx, re.IGNORECASE)) for rx in self._extra]
+            self._labelled_patterns = labelled
+        return self._labelled_patterns
+
     def _label(self, text: str, *, extra_only: bool = False) -> str:
-        for label, rx in self._labelled[len(DEFAULT_PATTERNS) :] if extra_only else self._labelled:
+        labelled = self._labelled()
+        for label, rx in labelled[len(DEFAULT_PATTERNS) :] if extra_only else labelled:
             if rx.search(text):
                 return label
         return 'pattern'
@@ -154,7 +299,7 @@ class Scrubber:
         if isinstance(value, (list, tuple)):
             return [self._scrub_value((*path, i), v, result) for i, v in enumerate(value)]  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
         if isinstance(value, str) and not value.startswith(MARKER_PREFIX):
-            match = self.pattern.search(value)
+            match = self._search(value)
             if match is not None:
                 label = self._label(value)
                 redacted, new = self._decide(path, value, match, label)
@@ -164,7 +309,7 @@ class Scrubber:
         return value
 
     def _scrub_string_attribute(self, key: str, value: str, result: _Result) -> str:
-        if value.startswith(MARKER_PREFIX) or self.pattern.search(value) is None:
+        if value.startswith(MARKER_PREFIX) or self._search(value) is None:
             return value
         if value[:1] in '{[':
             try:
@@ -178,7 +323,7 @@ class Scrubber:
 
     def _scrub_url(self, key: str, value: str, result: _Result) -> str:
         """Scrub query parameters one by one: `?api_key=...` loses its value, the rest stays readable."""
-        if '=' not in value or self.pattern.search(value) is None:
+        if '=' not in value or self._search(value) is None:
             return value
         if key == 'url.query':
             return self._scrub_query(key, value, result)
@@ -195,7 +340,7 @@ class Scrubber:
             if val.startswith(MARKER_PREFIX):  # scrubbed when the span started
                 out.append(f'{quote(name, safe="")}={quote(val, safe=_MARKER_SAFE)}')
                 continue
-            match = self._key_match(name) or self.pattern.search(val)
+            match = self._key_match(name) or self._search(val)
             if match is not None:
                 reason = match.group(0).lower() if self._key_match(name) else self._label(val)
                 redacted, new = self._decide((key, name), val, match, reason)
@@ -210,6 +355,9 @@ class Scrubber:
 
     def scrub_attributes(self, attributes: Mapping[str, AttributeValue]) -> dict[str, AttributeValue] | None:
         """Return scrubbed attributes (with `logfire.scrubbed`), or None when nothing needed changing."""
+        return self._scrub_attributes(attributes) if self.may_change(attributes) else None
+
+    def _scrub_attributes(self, attributes: Mapping[str, AttributeValue]) -> dict[str, AttributeValue] | None:
         result = _Result()
         changes: dict[str, AttributeValue] = {}
         for key, value in attributes.items():
@@ -281,18 +429,26 @@ class Scrubber:
 
     def scrub_started_span(self, span: Span) -> None:
         """Scrub a live span's start attributes in place, so `on_start` consumers (the console) see no secrets."""
-        attributes = span.attributes
-        if not attributes:
+        if PRECHECKED.scrubber is self:
+            PRECHECKED.scrubber = None
             return
-        scrubbed = self.scrub_attributes(attributes)
+        attributes = span.attributes
+        if attributes is None or not self.may_change(attributes):
+            return
+        scrubbed = self._scrub_attributes(attributes)
         if scrubbed is not None:
             span.set_attributes({k: v for k, v in scrubbed.items() if attributes.get(k) is not v})
 
     def scrub_ended_span(self, span: ReadableSpan) -> ReadableSpan:
         """Return `span`, or a copy with scrubbed attributes, events and links."""
-        attributes = self.scrub_attributes(span.attributes) if span.attributes else None
-        events = self._scrub_events(span.events)
-        links = self._scrub_links(span.links)
+        span_attributes = span.attributes
+        attributes = None
+        if span_attributes is not None and self.may_change(span_attributes):
+            attributes = self._scrub_attributes(span_attributes)
+        span_events = span.events
+        events = self._scrub_events(span_events) if span_events else None
+        span_links = span.links
+        links = self._scrub_links(span_links) if span_links else None
         if attributes is None and events is None and links is None:
             return span
         return ReadableSpan(
@@ -366,14 +522,21 @@ class Scrubber:
         if not self.enabled:
             return attributes
         masked: dict[str, Any] | None = None
+        kinds = self._kinds
+        clean = self._clean_texts
         for key, value in attributes.items():
             if key not in template:
                 continue
+            if kinds.get(key) == _CHECK_VALUE and (
+                not isinstance(value, str) or (type(value) is str and value in clean)
+            ):
+                continue  # a key known not to match, and a value that needs no search or is known clean
             match = self._key_match(key)
             reason = match.group(0).lower() if match is not None else ''
             if match is None and isinstance(value, str) and not value.startswith(MARKER_PREFIX):
-                match = self.pattern.search(value)
-                reason = self._label(value)
+                match = self._search(value)
+                if match is not None:
+                    reason = self._label(value)
             if match is not None:
                 if masked is None:
                     masked = dict(attributes)

@@ -23,9 +23,13 @@ from .constants import (
     LevelName,
 )
 from .errors import handle_internal_errors
+from .scrubbing import PRECHECKED
 
 if TYPE_CHECKING:
     from .config import LogfireState
+    from .scrubbing import Scrubber
+
+_INTERNAL = trace.SpanKind.INTERNAL
 
 
 class LogfireSpan:
@@ -35,7 +39,7 @@ class LogfireSpan:
     propagates unchanged.
     """
 
-    __slots__ = ('_attributes', '_links', '_name', '_span', '_state', '_token', '_tracer')
+    __slots__ = ('_attributes', '_checked_by', '_links', '_name', '_span', '_state', '_token', '_tracer')
 
     def __init__(
         self,
@@ -44,6 +48,8 @@ class LogfireSpan:
         tracer: trace.Tracer,
         state: LogfireState,
         links: Sequence[Link] = (),
+        *,
+        checked_by: Scrubber | None = None,
     ) -> None:
         self._name = name
         self._attributes = attributes
@@ -52,19 +58,25 @@ class LogfireSpan:
         self._links = links
         self._span: trace.Span | None = None
         self._token: object = None
+        # The scrubber that found `attributes` clean, if one did; its start hook then skips them.
+        self._checked_by = checked_by
 
     def __enter__(self) -> LogfireSpan:
         if self._span is None:
             generator = self._state.ns_timestamp_generator
-            self._span = self._tracer.start_span(
-                self._name,
-                attributes=self._attributes,
-                links=self._links,
-                start_time=generator() if generator else None,
-                record_exception=False,
-                set_status_on_exception=False,
-            )
-            self._token = context_api.attach(trace.set_span_in_context(self._span))
+            start_time = generator() if generator else None
+            checked_by = self._checked_by
+            if checked_by is not None:
+                PRECHECKED.scrubber = checked_by
+            try:
+                span = self._tracer.start_span(
+                    self._name, None, _INTERNAL, self._attributes, self._links, start_time, False, False
+                )
+            finally:
+                if checked_by is not None:
+                    PRECHECKED.scrubber = None
+            self._span = span
+            self._token = context_api.attach(trace.set_span_in_context(span))
         return self
 
     def __exit__(
@@ -119,6 +131,7 @@ class LogfireSpan:
 
     def _set(self, key: str, value: otel_types.AttributeValue) -> None:
         self._attributes[key] = value
+        self._checked_by = None
         if self._span is not None:
             self._span.set_attribute(key, value)
 

@@ -17,14 +17,16 @@ _IGNORED_PREFIXES: Final = tuple(
 )
 _CWD: Final = Path.cwd()
 
-# code object -> (relative file path, function name) or None when the frame belongs to a library.
-_code_info: dict[CodeType, tuple[str, str] | None] = {}
+# id(code) -> (code, (relative file path, function name) or None when the frame belongs to a library).
+# Keyed by id because hashing a code object hashes its constants, nested code included: microseconds for a
+# module or a big function. Each entry holds its code object, so no other object can take that id meanwhile.
+_code_info: dict[int, tuple[CodeType, tuple[str, str] | None]] = {}
 
 
 def _info_for(code: CodeType) -> tuple[str, str] | None:
-    info = _code_info.get(code, ...)
-    if info is not ...:
-        return info
+    entry = _code_info.get(id(code))
+    if entry is not None:
+        return entry[1]
     filename = code.co_filename
     resolved = filename
     if filename and not filename.startswith('<'):
@@ -41,29 +43,26 @@ def _info_for(code: CodeType) -> tuple[str, str] | None:
         name = getattr(code, 'co_qualname', code.co_name)
         result = (relative, name)
     if len(_code_info) < 10_000:
-        _code_info[code] = result
+        _code_info[id(code)] = (code, result)
     return result
 
 
-def user_code_attributes(frame: FrameType | None) -> dict[str, str | int]:
-    """The `code.*` attributes of the first frame at or above `frame` outside logfire, stdlib and site-packages.
+def user_code_location(frame: FrameType) -> tuple[str, int, str]:
+    """`(filepath, lineno, function)` of the first frame at or above `frame` outside logfire, stdlib and site-packages.
 
-    Falls back to `frame` itself when every frame is library code.
+    Falls back to `frame` itself when every frame is library code. What is learnt about each code object is cached,
+    so the usual case (the caller is user code) costs one dict lookup.
     """
-    first = frame
-    while frame is not None:
-        info = _info_for(frame.f_code)
+    current: FrameType | None = frame
+    while current is not None:
+        code = current.f_code
+        entry = _code_info.get(id(code))
+        info = entry[1] if entry is not None else _info_for(code)
         if info is not None:
-            return {CODE_FILEPATH: info[0], CODE_LINENO: frame.f_lineno, CODE_FUNCTION: info[1]}
-        frame = frame.f_back
-    if first is None:
-        return {}
-    code = first.f_code
-    return {
-        CODE_FILEPATH: code.co_filename,
-        CODE_LINENO: first.f_lineno,
-        CODE_FUNCTION: getattr(code, 'co_qualname', code.co_name),
-    }
+            return info[0], current.f_lineno, info[1]
+        current = current.f_back
+    code = frame.f_code
+    return code.co_filename, frame.f_lineno, getattr(code, 'co_qualname', code.co_name)
 
 
 def code_attributes_for(code: CodeType) -> dict[str, str | int]:
