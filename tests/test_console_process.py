@@ -50,3 +50,17 @@ def test_configure_does_not_touch_logging_handlers(tmp_path: Path) -> None:
     result = run_python(SCRIPT + "\nprint('handlers intact')\n", env=clean_env(LOGFIRE_CONSOLE='false'), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == 'handlers intact'
+
+
+def test_code_without_source_warns_once_about_fstring_inspection(tmp_path: Path) -> None:
+    code = (
+        'import logfire\n'
+        'logfire.configure(send_to_logfire=False, console=False)\n'
+        "logfire.info('a {x}', x=1)\n"
+        "logfire.info('b')\n"
+        "logfire.warn('c')\n"
+    )
+    result = run_python(code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count('InspectArgumentsFailedWarning') == 1
+    assert 'inspect_arguments=False' in result.stderr

@@ -327,7 +327,16 @@ def _analyse_call_site(frame: types.FrameType) -> _CallSite | None:
     except Exception as exc:
         return _warn_inspect(frame, f'finding the call in the source raised {_describe(exc)}')
     if not source.text:
-        return _warn_inspect(frame, 'its source code is not available (e.g. it runs in a REPL or through exec())')
+        # Every call site in a REPL or `python -c` lands here, f-string or not: say it once per process.
+        global _warned_no_source
+        if not _warned_no_source:
+            _warned_no_source = True
+            _warn_inspect(
+                frame,
+                'its source code is not available (e.g. it runs in a REPL or through exec()); this is said once '
+                'for all such calls, and inspect_arguments=False turns the inspection off',
+            )
+        return None
     if not isinstance(node, ast.Call):
         return _warn_inspect(frame, 'the call could not be identified in the source')
     message_node = (
@@ -392,6 +401,9 @@ def _source_of(node: ast.expr, source_text: str) -> str:
         except SyntaxError:
             pass
     return ast.unparse(node)
+
+
+_warned_no_source = False
 
 
 def _warn_inspect(frame: types.FrameType, reason: str) -> None:

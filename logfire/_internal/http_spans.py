@@ -22,11 +22,16 @@ from .constants import (
     ERROR_LEVEL,
     WARN_LEVEL,
 )
+from .exporters.processors import copy_span
 
 # Old (default) and stable generations of the HTTP semantic conventions.
 HTTP_METHOD: Final = ('http.method', 'http.request.method')
 HTTP_STATUS_CODE: Final = ('http.status_code', 'http.response.status_code')
 _TARGET_OLD, _PATH_NEW = 'http.target', 'url.path'
+# Bail-outs for non-HTTP spans: `isdisjoint` walks the span's keys without the KeyErrors that `.get()` raises
+# inside OTel's attribute mapping for each missing key.
+_PATH_KEYS: Final = frozenset({_TARGET_OLD, _PATH_NEW})
+_STATUS_KEYS: Final = frozenset(HTTP_STATUS_CODE)
 _SCHEME: Final = ('http.scheme', 'url.scheme')
 _URL_OLD, _QUERY_NEW = 'http.url', 'url.query'
 _ASGI_EVENT_TYPE: Final = 'asgi.event.type'
@@ -40,7 +45,7 @@ def set_http_message(span: Span) -> None:
     Spans with a message already (all of logfire's own) are left alone.
     """
     attributes = span.attributes
-    if not attributes:
+    if not attributes or _PATH_KEYS.isdisjoint(attributes):
         return
     path = attributes.get(_TARGET_OLD)
     if path is None:
@@ -67,7 +72,7 @@ def set_http_level(span: ReadableSpan) -> ReadableSpan:
     A level set explicitly (e.g. debug on ASGI send/receive spans) is kept.
     """
     attributes = span.attributes
-    if not attributes:
+    if not attributes or _STATUS_KEYS.isdisjoint(attributes):
         return span
     code = attributes.get(HTTP_STATUS_CODE[0])
     if code is None:
@@ -122,17 +127,4 @@ def _is_websocket(attributes: Mapping[str, AttributeValue]) -> bool:
 
 
 def _with_attributes(span: ReadableSpan, attributes: dict[str, AttributeValue]) -> ReadableSpan:
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes=attributes,
-        events=span.events,
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
+    return copy_span(span, attributes=attributes)

@@ -20,6 +20,7 @@ from opentelemetry.trace import Link
 from opentelemetry.util.types import AttributeValue
 
 from .constants import ATTRIBUTES_SCRUBBED_KEY
+from .exporters.processors import copy_span
 from .options import ScrubbingOptions, ScrubMatch
 
 # (label, regex). The label is what markers say when a pattern matched inside a value.
@@ -451,20 +452,7 @@ class Scrubber:
         links = self._scrub_links(span_links) if span_links else None
         if attributes is None and events is None and links is None:
             return span
-        return ReadableSpan(
-            name=span.name,
-            context=span.context,
-            parent=span.parent,
-            resource=span.resource,
-            attributes=attributes if attributes is not None else span.attributes,
-            events=events if events is not None else span.events,
-            links=links if links is not None else span.links,
-            kind=span.kind,
-            status=span.status,
-            start_time=span.start_time,
-            end_time=span.end_time,
-            instrumentation_scope=span.instrumentation_scope,
-        )
+        return copy_span(span, attributes=attributes, events=events, links=links)
 
     def _scrub_events(self, events: Sequence[Event]) -> list[Event] | None:
         changed = False

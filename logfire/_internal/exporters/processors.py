@@ -7,10 +7,12 @@ Order: span enrichment and scrubbing first (so nothing downstream sees raw secre
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import Link
+from opentelemetry.util.types import AttributeValue
 
 from ..errors import handle_internal_errors, report_internal_error
 
@@ -18,6 +20,30 @@ StartHook = Callable[[Span], None]
 """Mutates a just-started span (through its public setters) before any child processor sees it."""
 EndTransform = Callable[[ReadableSpan], ReadableSpan]
 """Returns the span to hand on at end: the same object, or a new `ReadableSpan` with changed attributes."""
+
+
+def copy_span(
+    span: ReadableSpan,
+    *,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    events: Sequence[Event] | None = None,
+    links: Sequence[Link] | None = None,
+) -> ReadableSpan:
+    """A finished span with some of its attributes, events or links replaced (None keeps the span's own)."""
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=attributes if attributes is not None else span.attributes,
+        events=events if events is not None else span.events,
+        links=links if links is not None else span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 class RootSpanProcessor(SpanProcessor):
