@@ -226,7 +226,8 @@ class CaptureLogfire:
 def capfire() -> Iterator[CaptureLogfire]:
     """Configure logfire to capture spans and metrics in memory for one test, then restore the old config.
 
-    Ids come from an `IncrementalIdGenerator` and times from a `TimeGenerator`; nothing is printed or sent.
+    Ids come from an `IncrementalIdGenerator`; nothing is printed or sent. Spans are timed by the SDK's clock, the
+    same clock instrumentation uses, so `exported_spans_as_dict()` renumbers all of them in their true order.
     """
     exporter = TestExporter()
     reader = InMemoryMetricReader()
@@ -237,7 +238,6 @@ def capfire() -> Iterator[CaptureLogfire]:
             'additional_span_processors': (SimpleSpanProcessor(exporter),),
             'metric_readers': (reader,),
             'id_generator': IncrementalIdGenerator(),
-            'ns_timestamp_generator': TimeGenerator(),
         }
     )
     config = build_config(settings)

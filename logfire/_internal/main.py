@@ -6,6 +6,7 @@ import sys
 import warnings
 from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
+from time import time_ns
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as context_api
@@ -278,7 +279,7 @@ class Logfire(InstrumentMethods):
             otel_attributes[ATTRIBUTES_SPAN_TYPE_KEY] = 'log'
             otel_attributes[ATTRIBUTES_LOG_LEVEL_NUM_KEY] = level_num
             generator = state.ns_timestamp_generator
-            timestamp = generator() if generator else None
+            timestamp = generator() if generator else time_ns()  # one instant: a log has zero duration
             if checked_by is None:
                 span = self._tracer.start_span(template, None, _INTERNAL, otel_attributes, None, timestamp)
             else:

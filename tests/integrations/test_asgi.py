@@ -113,8 +113,8 @@ def test_a_request_is_one_server_span_with_the_user_spans_inside(capfire: Captur
                 'name': 'inside',
                 'context': {'trace_id': 1, 'span_id': 3, 'is_remote': False},
                 'parent': {'trace_id': 1, 'span_id': 2, 'is_remote': False},
-                'start_time': 2000000000,
-                'end_time': 2000000000,
+                'start_time': 3000000000,
+                'end_time': 3000000000,
                 'attributes': {
                     'code.filepath': 'test_asgi.py',
                     'code.lineno': 123,
@@ -129,8 +129,8 @@ def test_a_request_is_one_server_span_with_the_user_spans_inside(capfire: Captur
                 'name': 'handling {path}',
                 'context': {'trace_id': 1, 'span_id': 2, 'is_remote': False},
                 'parent': {'trace_id': 1, 'span_id': 1, 'is_remote': False},
-                'start_time': 1000000000,
-                'end_time': 3000000000,
+                'start_time': 2000000000,
+                'end_time': 4000000000,
                 'attributes': {
                     'path': '/items',
                     'code.filepath': 'test_asgi.py',
@@ -146,7 +146,7 @@ def test_a_request_is_one_server_span_with_the_user_spans_inside(capfire: Captur
                 'name': 'GET',
                 'context': {'trace_id': 1, 'span_id': 1, 'is_remote': False},
                 'parent': None,
-                'start_time': 4000000000,
+                'start_time': 1000000000,
                 'end_time': 5000000000,
                 'attributes': {
                     'logfire.msg': "GET /items ? q='1' & name='two'",
