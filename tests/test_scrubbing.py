@@ -8,6 +8,8 @@ import textwrap
 from typing import Any
 
 import pytest
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 import logfire
@@ -305,3 +307,44 @@ def test_values_scrubbed_at_start_are_listed_once(capfire: CaptureLogfire) -> No
     tracer.start_span('GET', attributes=attributes).end()
     scrubbed = json.loads(last_attributes(capfire)['logfire.scrubbed'])
     assert sorted(entry['path'][1] for entry in scrubbed) == ['http.request.header.cookie', 'url.full']
+
+
+class _AddsPasswordOnStart(SpanProcessor):
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        span.set_attribute('password', SECRET)
+
+
+class _ExportsAndAddsPasswordOnStart(SimpleSpanProcessor):
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        span.set_attribute('password', SECRET)
+
+
+@pytest.mark.parametrize('adder', [_AddsPasswordOnStart, None], ids=['another processor', 'a subclass of a known one'])
+def test_a_secret_a_processor_adds_when_a_log_starts_is_scrubbed(adder: type[SpanProcessor] | None) -> None:
+    exporter = TestExporter()
+    processors = [adder(), SimpleSpanProcessor(exporter)] if adder else [_ExportsAndAddsPasswordOnStart(exporter)]
+    lf = logfire.configure(local=True, console=False, additional_span_processors=processors)
+    lf.info('hello {name}', name='x')
+    attributes = dict(exporter.exported_spans[0].attributes or {})
+    assert attributes['password'] == "[Scrubbed due to 'password']"
+    assert attributes['logfire.msg'] == 'hello x'
+    lf.shutdown()
+
+
+def test_a_secret_set_inside_a_span_is_scrubbed(capfire: CaptureLogfire) -> None:
+    from opentelemetry import trace
+
+    with logfire.span('work {n}', n=1):
+        trace.get_current_span().set_attribute('api_key', SECRET)
+    assert last_attributes(capfire)['api_key'] == "[Scrubbed due to 'api_key']"
+
+
+def test_instrumented_function_arguments_do_not_leak_through_the_message(capfire: CaptureLogfire) -> None:
+    @logfire.instrument('login {user} with {password}')
+    def login(user: str, password: str) -> None:
+        pass
+
+    login('ann', SECRET)
+    [span] = capfire.exporter.exported_spans_as_dict()
+    assert span['attributes']['logfire.msg'] == "login ann with [Scrubbed due to 'password']"
+    assert_no_secret(capfire)

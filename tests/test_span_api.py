@@ -342,3 +342,11 @@ def test_links_accept_pairs_and_otel_links(capfire: CaptureLogfire) -> None:
     second = capfire.exporter.exported_spans[-1]
     assert second.links[0].context.span_id == context.span_id
     assert second.links[0].attributes == {'why': 'retry'}
+
+
+def test_a_log_carrying_a_websocket_status_code_loses_it_as_instrumentation_spans_do(capfire: CaptureLogfire) -> None:
+    logfire.log('info', 'message on {path}', {'path': '/ws', 'http.scheme': 'ws', 'http.status_code': 200})
+    logfire.log('info', 'response from {path}', {'path': '/', 'http.scheme': 'http', 'http.status_code': 200})
+    websocket, http = (span['attributes'] for span in capfire.exporter.exported_spans_as_dict())
+    assert 'http.status_code' not in websocket
+    assert http['http.status_code'] == 200

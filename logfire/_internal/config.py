@@ -89,6 +89,10 @@ class LogfireState:
         """Build the pipeline for `config` and swap it in; the previous one is flushed and shut down."""
         from .providers import build_pipeline
 
+        if config.settings.inspect_arguments:
+            # Imported now rather than at the first f-string: an import another thread is running when the
+            # process forks leaves the import lock held in the child, which would hang its first log.
+            import executing  # noqa: F401  # pyright: ignore[reportUnusedImport]
         _, old = self.swap(config, build_pipeline(config))
         if old is not None:
             old.shutdown(config.settings.shutdown_timeout_millis)

@@ -66,7 +66,9 @@ def instrument_decorator(
                     bound = signature.bind(*args, **kwargs)
                     bound.apply_defaults()
                     values = {k: v for k, v in bound.arguments.items() if wanted is None or k in wanted}
-                attributes[ATTRIBUTES_MESSAGE_KEY] = format_message(template, values)
+                scrubber = logfire._state.scrubber  # pyright: ignore[reportPrivateUsage]
+                message_values = scrubber.message_values(template, values) if scrubber else values
+                attributes[ATTRIBUTES_MESSAGE_KEY] = format_message(template, message_values)
                 if values:
                     encoded, schema = prepare_attributes(values)
                     attributes.update(encoded)

@@ -41,11 +41,12 @@ from .constants import (
     LevelName,
 )
 from .errors import report_internal_error
+from .exporters.processors import SPAN_NOTES
 from .formatting import format_message, inspect_fstring
+from .http_spans import STATUS_KEYS
 from .instrument import instrument_decorator
 from .instrument_methods import InstrumentMethods
 from .proxy import SUPPRESS_INSTRUMENTATION_KEY
-from .scrubbing import PRECHECKED
 from .span import LogfireSpan
 from .stack_info import get_frame, user_code_location
 
@@ -280,21 +281,36 @@ class Logfire(InstrumentMethods):
             otel_attributes[ATTRIBUTES_LOG_LEVEL_NUM_KEY] = level_num
             generator = state.ns_timestamp_generator
             timestamp = generator() if generator else time_ns()  # one instant: a log has zero duration
+            notes = SPAN_NOTES
             if checked_by is None:
                 span = self._tracer.start_span(template, None, _INTERNAL, otel_attributes, None, timestamp)
+                clean = False
             else:
-                PRECHECKED.scrubber = checked_by
+                notes.prechecked_by = checked_by
                 try:
                     span = self._tracer.start_span(template, None, _INTERNAL, otel_attributes, None, timestamp)
                 finally:
-                    PRECHECKED.scrubber = None
+                    notes.prechecked_by = None
+                # Between its start and its end nothing but this method holds the span, so its attributes are still
+                # those the scrubber checked unless a child processor's `on_start` could have changed them. A log
+                # with an HTTP status code is not noted: the level transform has to see it.
+                clean = notes.untouched is span and STATUS_KEYS.isdisjoint(otel_attributes)
+                notes.untouched = None
             if exc_info:
                 exception = exc_info if isinstance(exc_info, BaseException) else _current_exception()
                 if exception is not None:
                     span.record_exception(exception, timestamp=timestamp)
+                    clean = False  # an event the end scrub has to see
             if level_num >= ERROR_LEVEL:
                 span.set_status(Status(StatusCode.ERROR))
-            span.end(timestamp)
+            if clean:
+                notes.ending_clean = checked_by
+                try:
+                    span.end(timestamp)
+                finally:
+                    notes.ending_clean = None
+            else:
+                span.end(timestamp)
         except Exception as exc:
             report_internal_error('log', exc)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -20,7 +19,7 @@ from opentelemetry.trace import Link
 from opentelemetry.util.types import AttributeValue
 
 from .constants import ATTRIBUTES_SCRUBBED_KEY
-from .exporters.processors import copy_span
+from .exporters.processors import SPAN_NOTES, copy_span
 from .options import ScrubbingOptions, ScrubMatch
 
 # (label, regex). The label is what markers say when a pattern matched inside a value.
@@ -120,17 +119,6 @@ _URL: Final = 3  # URL keys: only a string with '=' (a query) that looks secret 
 def marker(reason: str) -> str:
     """The value that replaces a redacted one."""
     return f"{MARKER_PREFIX}{reason}']"
-
-
-class _Prechecked(threading.local):
-    """Which scrubber, if any, already found the attributes of the span this thread is starting clean."""
-
-    scrubber: Scrubber | None = None
-
-
-PRECHECKED: Final = _Prechecked()
-"""Set by logfire's span API around `start_span` when `Scrubber.may_change()` said no, so the start hook can skip
-its own pass over the same attributes. Only the scrubber that did the check honours it, and only once."""
 
 
 @dataclass
@@ -430,8 +418,10 @@ class Scrubber:
 
     def scrub_started_span(self, span: Span) -> None:
         """Scrub a live span's start attributes in place, so `on_start` consumers (the console) see no secrets."""
-        if PRECHECKED.scrubber is self:
-            PRECHECKED.scrubber = None
+        notes = SPAN_NOTES
+        if notes.prechecked_by is self:
+            notes.prechecked_by = None
+            notes.untouched = span
             return
         attributes = span.attributes
         if attributes is None or not self.may_change(attributes):
@@ -441,7 +431,15 @@ class Scrubber:
             span.set_attributes({k: v for k, v in scrubbed.items() if attributes.get(k) is not v})
 
     def scrub_ended_span(self, span: ReadableSpan) -> ReadableSpan:
-        """Return `span`, or a copy with scrubbed attributes, events and links."""
+        """Return `span`, or a copy with scrubbed attributes, events and links.
+
+        A log of logfire's API that this scrubber found clean when it started, and that nothing could change since
+        (see `SPAN_NOTES.ending_clean`), is handed on as it is.
+        """
+        notes = SPAN_NOTES
+        if notes.ending_clean is self:
+            notes.ending_clean = None
+            return span
         span_attributes = span.attributes
         attributes = None
         if span_attributes is not None and self.may_change(span_attributes):

@@ -23,7 +23,7 @@ from .constants import (
     LevelName,
 )
 from .errors import handle_internal_errors
-from .scrubbing import PRECHECKED
+from .exporters.processors import SPAN_NOTES
 
 if TYPE_CHECKING:
     from .config import LogfireState
@@ -66,15 +66,20 @@ class LogfireSpan:
             generator = self._state.ns_timestamp_generator
             start_time = generator() if generator else None
             checked_by = self._checked_by
-            if checked_by is not None:
-                PRECHECKED.scrubber = checked_by
-            try:
+            if checked_by is None:
                 span = self._tracer.start_span(
                     self._name, None, _INTERNAL, self._attributes, self._links, start_time, False, False
                 )
-            finally:
-                if checked_by is not None:
-                    PRECHECKED.scrubber = None
+            else:
+                notes = SPAN_NOTES
+                notes.prechecked_by = checked_by
+                try:
+                    span = self._tracer.start_span(
+                        self._name, None, _INTERNAL, self._attributes, self._links, start_time, False, False
+                    )
+                finally:
+                    # The block's code can change the span, so its end scrub always runs: nothing more to note.
+                    notes.prechecked_by = notes.untouched = None
             self._span = span
             self._token = context_api.attach(trace.set_span_in_context(span))
         return self

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from ..errors import handle_internal_errors
 from .diagnostics import ExportDiagnostics, suppressed
 from .lifecycle import at_fork_in_child, register_participant
+from .processors import leaves_span_unchanged
 
 QUICK_START_SPANS = 10
 QUICK_START_DELAY_MILLIS = 100
@@ -63,7 +64,8 @@ class BatchExportSpanProcessor(SpanProcessor):
         register_participant(self)
 
     def _reset_state(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        # Reentrant: a signal handler that logs can interrupt this thread while it holds the lock.
+        self._cond = threading.Condition(threading.RLock())
         self._queue: deque[ReadableSpan] = deque()
         self._open: dict[int, weakref.ReferenceType[Span]] = {}
         self._prune_at = _OPEN_SPANS_PRUNE_AT
@@ -80,6 +82,7 @@ class BatchExportSpanProcessor(SpanProcessor):
 
     # ---- SpanProcessor -------------------------------------------------------------------------------
 
+    @leaves_span_unchanged
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Remember the span as open, to end it at exit if nothing else does."""
         context = span.context

@@ -33,6 +33,8 @@ from ..constants import (
     WARN_LEVEL,
 )
 from ..errors import handle_internal_errors
+from .lifecycle import at_fork_in_child
+from .processors import leaves_span_unchanged
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -84,7 +86,10 @@ class ConsoleSpanProcessor(SpanProcessor):
         self._indent = '' if options.span_style == 'simple' else '  '
         self._show_parents = options.span_style == 'show-parents'
         self._blank_timestamp = ' ' * _TIMESTAMP_WIDTH if options.include_timestamps else ''
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler that logs can interrupt this thread mid-print. Rebuilt after fork, since
+        # another thread may have held it at that moment.
+        self._lock = threading.RLock()
+        at_fork_in_child(self, _reset_lock_after_fork)
         # Open spans: span id -> the line their children nest under (their own, or an ancestor's when not printed).
         self._open: dict[int, _Line | None] = {}
         self._last_context: _Line | None = None
@@ -92,6 +97,7 @@ class ConsoleSpanProcessor(SpanProcessor):
         self._color_system: ColorSystem | None = None
         self._encoding: str | None = None
 
+    @leaves_span_unchanged
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Print the line of a span that has just started."""
         with handle_internal_errors('console'), self._lock:
@@ -331,3 +337,7 @@ def _format_duration(ns: int) -> str:
         return f'{seconds:.2f}s'
     minutes, seconds = divmod(seconds, 60)
     return f'{int(minutes)}m{seconds:04.1f}s'
+
+
+def _reset_lock_after_fork(processor: ConsoleSpanProcessor) -> None:
+    processor._lock = threading.RLock()  # pyright: ignore[reportPrivateUsage]

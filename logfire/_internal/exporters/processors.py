@@ -6,8 +6,11 @@ Order: span enrichment and scrubbing first (so nothing downstream sees raw secre
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, TypeVar
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
@@ -20,6 +23,45 @@ StartHook = Callable[[Span], None]
 """Mutates a just-started span (through its public setters) before any child processor sees it."""
 EndTransform = Callable[[ReadableSpan], ReadableSpan]
 """Returns the span to hand on at end: the same object, or a new `ReadableSpan` with changed attributes."""
+_F = TypeVar('_F', bound=Callable[..., Any])
+
+
+class _SpanNotes(threading.local):
+    """What logfire's span API and the root processor's hooks tell each other about the spans of this thread."""
+
+    prechecked_by: Any = None
+    """Set by the API around `start_span`: the scrubber that found the new span's attributes clean. Its start hook
+    consumes it, so a span started from inside another processor's `on_start` is not mistaken for this one."""
+    untouched: Span | None = None
+    """The live span of logfire's API whose start scrub was skipped, until something other than logfire's own start
+    hooks may have changed it: the root processor clears it before a child processor whose `on_start` might."""
+    ending_clean: Any = None
+    """Set by the API around `end()` of a log still `untouched` that was given nothing since, and that has no HTTP
+    status code: the scrubber that checked it at start may hand it on without looking again, and the HTTP level
+    transform has nothing to do."""
+
+
+SPAN_NOTES: Final = _SpanNotes()
+
+
+def leaves_span_unchanged(on_start: _F) -> _F:
+    """Mark a processor's `on_start` as never changing the span, so logfire's logs skip their end-of-span scrub.
+
+    Only the marked function counts: a subclass that overrides `on_start` is not marked.
+    """
+    on_start._logfire_leaves_span_unchanged = True  # pyright: ignore[reportFunctionMemberAccess]
+    return on_start
+
+
+def _may_change_on_start(processor: SpanProcessor) -> bool:
+    """False for the base class's `on_start`, the SDK's export processors' (which do nothing) and marked ones."""
+    on_start = type(processor).on_start
+    if on_start is SpanProcessor.on_start or getattr(on_start, '_logfire_leaves_span_unchanged', False):
+        return False
+    # Looked up rather than imported: a processor of these classes means their module is loaded already.
+    export = sys.modules.get('opentelemetry.sdk.trace.export')
+    sdk_classes = () if export is None else (export.SimpleSpanProcessor, export.BatchSpanProcessor)
+    return all(on_start is not cls.on_start for cls in sdk_classes)
 
 
 def copy_span(
@@ -58,6 +100,7 @@ class RootSpanProcessor(SpanProcessor):
         self.children = tuple(children)
         self.start_hooks = tuple(start_hooks)
         self.end_transforms = tuple(end_transforms)
+        self._children_may_change = any(_may_change_on_start(child) for child in self.children)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Prepare the span, then tell every child it started."""
@@ -66,6 +109,8 @@ class RootSpanProcessor(SpanProcessor):
                 hook(span)
             except Exception as exc:
                 report_internal_error('span start hook', exc)
+        if self._children_may_change:
+            SPAN_NOTES.untouched = None
         for child in self.children:
             try:
                 child.on_start(span, parent_context)
@@ -79,6 +124,7 @@ class RootSpanProcessor(SpanProcessor):
                 span = transform(span)
             except Exception as exc:
                 report_internal_error('span end transform', exc)
+        SPAN_NOTES.ending_clean = None  # meant for this span's scrub only, whatever the transforms did
         for child in self.children:
             try:
                 child.on_end(span)
