@@ -316,3 +316,13 @@ def test_force_flush_and_shutdown_return_within_their_timeout(capfire: CaptureLo
     local = logfire.configure(local=True, console=False)
     assert local.shutdown(timeout_millis=1000) is True
     assert local.shutdown(timeout_millis=1000) is True  # twice is harmless
+
+
+def test_config_errors_never_echo_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('OTEL_EXPORTER_OTLP_HEADERS', 'Authorization: Bearer sk-live-SECRET123')
+    with pytest.raises(LogfireConfigError) as info:
+        logfire.configure(local=True, console=False)
+    message = str(info.value)
+    assert 'OTEL_EXPORTER_OTLP_HEADERS=<hidden>' in message and 'item 1' in message
+    assert 'SECRET123' not in message

@@ -394,3 +394,16 @@ def test_a_request_that_times_out_is_sent_again(
         rx.stop()  # ends the stalled request
 
     assert [s.name for s in rx.spans()] == ['patient']
+
+
+def test_leftovers_are_queued_per_endpoint_and_credentials() -> None:
+    from logfire._internal.exporters.disk_queue import queue_directory
+    from logfire._internal.exporters.otlp import queue_identity
+
+    def directory(headers: dict[str, str]) -> Path:
+        return queue_directory(Path('d'), 'traces', queue_identity('http://127.0.0.1:1/v1/traces', headers))
+
+    tenant_a = directory({'Authorization': 'pylf_v1_us_a', 'User-Agent': 'logfire/1'})
+    assert tenant_a == directory({'authorization': 'pylf_v1_us_a', 'User-Agent': 'logfire/2'})  # upgrades keep it
+    assert tenant_a != directory({'Authorization': 'pylf_v1_us_b', 'User-Agent': 'logfire/1'})
+    assert directory({'x-tenant': 'A'}) != directory({'x-tenant': 'B'})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from .conftest import run_python
 
@@ -40,3 +41,18 @@ def test_console_loads_rich_on_configure() -> None:
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == 'True'
+
+
+def test_import_works_in_a_deleted_working_directory(tmp_path: Path) -> None:
+    gone = tmp_path / 'gone'
+    gone.mkdir()
+    code = (
+        f'import os; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r})\n'
+        'import logfire\n'
+        "logfire.configure(send_to_logfire=False, console=False, config_dir='/')\n"
+        "logfire.info('still fine')\n"
+        "print('ok')"
+    )
+    result = run_python(code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == 'ok'

@@ -220,9 +220,9 @@ def test_callback_can_keep_or_alter_a_match() -> None:
 
     def callback(match: ScrubMatch) -> Any:
         seen.append(match)
-        if match.path == ('session_count',):
+        if match.path == ('attributes', 'session_count'):
             return match.value
-        if match.path == ('password',):
+        if match.path == ('attributes', 'password'):
             return 'p***'
         return None
 
@@ -238,7 +238,11 @@ def test_callback_can_keep_or_alter_a_match() -> None:
     assert attributes['session_count'] == 3
     assert attributes['password'] == 'p***'
     assert attributes['secret'] == "[Scrubbed due to 'secret']"
-    assert {m.path for m in seen} >= {('session_count',), ('password',), ('secret',)}
+    assert {m.path for m in seen} >= {
+        ('attributes', 'session_count'),
+        ('attributes', 'password'),
+        ('attributes', 'secret'),
+    }
     assert all(m.pattern_match.group(0) for m in seen)
     lf.shutdown()
 
@@ -348,3 +352,46 @@ def test_instrumented_function_arguments_do_not_leak_through_the_message(capfire
     [span] = capfire.exporter.exported_spans_as_dict()
     assert span['attributes']['logfire.msg'] == "login ann with [Scrubbed due to 'password']"
     assert_no_secret(capfire)
+
+
+def test_secrets_inside_non_string_message_values_are_masked(capfire: CaptureLogfire) -> None:
+    logfire.info('user {user} items {items}', user={'password': SECRET}, items=[f'password={SECRET}'])
+    [span] = capfire.exporter.exported_spans_as_dict()
+    assert span['attributes']['logfire.msg'] == "user [Scrubbed due to 'password'] items [Scrubbed due to 'password']"
+    assert_no_secret(capfire)
+
+
+def test_a_failing_scrub_callback_redacts_everything_rather_than_nothing() -> None:
+    def broken(match: ScrubMatch) -> Any:
+        raise RuntimeError('bug in the callback')
+
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True,
+        console=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        scrubbing=ScrubbingOptions(callback=broken),
+    )
+    with lf.span('work'):
+        pass
+    lf.info('at start {password}', password=SECRET)
+    with lf.span('login') as span:
+        span.set_attribute('password', SECRET)
+    assert SECRET not in str([dict(s.attributes or {}) for s in exporter.exported_spans])
+    lf.shutdown()
+
+
+def test_exception_status_description_follows_the_exception_rules() -> None:
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True,
+        console=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        scrubbing=ScrubbingOptions(extra_patterns=['acct-\\d+']),
+    )
+    with pytest.raises(ValueError):
+        with lf.span('charge'):
+            raise ValueError('charge failed for acct-12345')
+    [span] = exporter.exported_spans
+    assert span.status.description == "[Scrubbed due to 'acct-\\d+']"
+    lf.shutdown()

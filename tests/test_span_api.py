@@ -350,3 +350,11 @@ def test_a_log_carrying_a_websocket_status_code_loses_it_as_instrumentation_span
     websocket, http = (span['attributes'] for span in capfire.exporter.exported_spans_as_dict())
     assert 'http.status_code' not in websocket
     assert http['http.status_code'] == 200
+
+
+def test_odd_inputs_never_raise_into_user_code(capfire: CaptureLogfire) -> None:
+    logfire.log('info', 'numeric keys', {1: 'a'})  # pyright: ignore[reportArgumentType]
+    with logfire.span('s') as span, pytest.warns(UserWarning, match="Unknown level 'nope'"):
+        span.set_level('nope')  # pyright: ignore[reportArgumentType]
+    assert dict(capfire.exporter.exported_spans[-1].attributes or {})['logfire.level_num'] == 17
+    assert len(capfire.exporter.exported_spans) == 2

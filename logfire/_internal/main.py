@@ -253,6 +253,8 @@ class Logfire(InstrumentMethods):
         Raises:
             ValueError: An attribute name starts with `_` (reserved for options).
         """
+        if attributes and not all(isinstance(key, str) for key in attributes):  # pyright: ignore[reportUnnecessaryIsInstance]
+            attributes = {str(key): value for key, value in attributes.items()}
         self._log(level, msg_template, attributes or {}, tags, exc_info, get_frame(1))
 
     def _log(
@@ -491,9 +493,9 @@ class Logfire(InstrumentMethods):
         return self._state.shutdown(timeout_millis, flush=flush)
 
 
-def _check_attribute_names(attributes: dict[str, Any]) -> None:
+def _check_attribute_names(attributes: dict[Any, Any]) -> None:
     for key in attributes:
-        if key[:1] == '_':
+        if isinstance(key, str) and key[:1] == '_':
             raise ValueError(
                 f'Attribute names starting with an underscore are reserved for options, got {key!r}. '
                 'Rename the attribute.'

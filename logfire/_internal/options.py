@@ -64,7 +64,7 @@ class ScrubMatch:
     """A value that scrubbing is about to redact, passed to `ScrubbingOptions.callback`."""
 
     path: tuple[str | int, ...]
-    """Where the value sits: the attribute key, then keys and indexes into its JSON value."""
+    """Where the value sits: `'attributes'`, the attribute key, then keys and indexes into its JSON value."""
     value: Any
     """The value that would be redacted."""
     pattern_match: re.Match[str]

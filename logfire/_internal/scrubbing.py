@@ -15,10 +15,11 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span
-from opentelemetry.trace import Link
+from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AttributeValue
 
 from .constants import ATTRIBUTES_SCRUBBED_KEY
+from .errors import report_internal_error
 from .exporters.processors import SPAN_NOTES, copy_span
 from .options import ScrubbingOptions, ScrubMatch
 
@@ -261,7 +262,7 @@ class Scrubber:
     def _decide(self, path: tuple[str | int, ...], value: Any, match: re.Match[str], reason: str) -> tuple[bool, Any]:
         """Return (redacted?, new value), asking the callback first."""
         if self.callback is not None:
-            kept = self.callback(ScrubMatch(path=path, value=value, pattern_match=match))
+            kept = self.callback(ScrubMatch(path=('attributes', *path), value=value, pattern_match=match))
             if kept is not None:
                 return False, kept
         return True, marker(reason)
@@ -426,12 +427,33 @@ class Scrubber:
         attributes = span.attributes
         if attributes is None or not self.may_change(attributes):
             return
-        scrubbed = self._scrub_attributes(attributes)
+        try:
+            scrubbed = self._scrub_attributes(attributes)
+        except Exception as exc:  # fail closed, as at the end
+            report_internal_error('scrubbing', exc)
+            span.set_attributes({k: marker('an error while scrubbing') for k in attributes if not _is_safe_key(k)})
+            return
         if scrubbed is not None:
             span.set_attributes({k: v for k, v in scrubbed.items() if attributes.get(k) is not v})
 
     def scrub_ended_span(self, span: ReadableSpan) -> ReadableSpan:
-        """Return `span`, or a copy with scrubbed attributes, events and links.
+        """Return `span`, or a copy with scrubbed attributes, events, links and status.
+
+        Fails closed: if scrubbing itself raises (say, in the user's callback), every value that could hold a
+        secret is redacted rather than sent as it is.
+        """
+        try:
+            return self._scrub_ended_span(span)
+        except Exception as exc:
+            report_internal_error('scrubbing', exc)
+            attributes = {
+                k: v if _is_safe_key(k) else marker('an error while scrubbing')
+                for k, v in (span.attributes or {}).items()
+            }
+            return copy_span(span, attributes=attributes, events=(), links=(), status=Status(span.status.status_code))
+
+    def _scrub_ended_span(self, span: ReadableSpan) -> ReadableSpan:
+        """Return `span`, or a copy with scrubbed attributes, events, links and status.
 
         A log of logfire's API that this scrubber found clean when it started, and that nothing could change since
         (see `SPAN_NOTES.ending_clean`), is handed on as it is.
@@ -448,9 +470,23 @@ class Scrubber:
         events = self._scrub_events(span_events) if span_events else None
         span_links = span.links
         links = self._scrub_links(span_links) if span_links else None
-        if attributes is None and events is None and links is None:
+        status = self._scrub_status(span.status)
+        if attributes is None and events is None and links is None and status is None:
             return span
-        return copy_span(span, attributes=attributes, events=events, links=links)
+        return copy_span(span, attributes=attributes, events=events, links=links, status=status)
+
+    def _scrub_status(self, status: Status) -> Status | None:
+        """The status description repeats the exception message, so the exception rules apply to it."""
+        description = status.description
+        if not description or self.extra_pattern is None:
+            return None
+        match = self.extra_pattern.search(description)
+        if match is None:
+            return None
+        redacted, new = self._decide(
+            ('status', 'description'), description, match, self._label(description, extra_only=True)
+        )
+        return Status(status.status_code, str(new)) if redacted or new != description else None
 
     def _scrub_events(self, events: Sequence[Event]) -> list[Event] | None:
         changed = False
@@ -519,12 +555,28 @@ class Scrubber:
                 continue  # a key known not to match, and a value that needs no search or is known clean
             match = self._key_match(key)
             reason = match.group(0).lower() if match is not None else ''
-            if match is None and isinstance(value, str) and not value.startswith(MARKER_PREFIX):
-                match = self._search(value)
-                if match is not None:
-                    reason = self._label(value)
+            if match is None:
+                text = value if isinstance(value, str) else _message_text(value)
+                if text is not None and not text.startswith(MARKER_PREFIX):
+                    match = self._search(text)
+                    if match is not None:
+                        reason = self._label(text)
             if match is not None:
                 if masked is None:
                     masked = dict(attributes)
                 masked[key] = self._decide((key,), value, match, reason)[1]
         return masked if masked is not None else attributes
+
+
+def _is_safe_key(key: str) -> bool:
+    return key in SAFE_KEYS or key.startswith(SAFE_PREFIXES)
+
+
+def _message_text(value: Any) -> str | None:
+    """How a non-string value reads in a message; None for numbers and booleans, which hold no words."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return None
+    try:
+        return str(value)
+    except Exception:
+        return None

@@ -55,12 +55,13 @@ def _parse_key_values(value: object) -> object:
     if not isinstance(value, str):
         return value
     result: dict[str, str] = {}
-    for item in value.split(','):
+    for position, item in enumerate(value.split(','), start=1):
         if not item.strip():
             continue
         key, sep, val = item.partition('=')
         if not sep or not key.strip():
-            raise ValueError(f'expected comma-separated key=value pairs, got {item.strip()!r}')
+            # The item is not echoed: header values are credentials.
+            raise ValueError(f'expected comma-separated key=value pairs; item {position} is not one')
         result[key.strip()] = val.strip()
     return result
 
@@ -398,10 +399,17 @@ def _config_error(
         description = info.description if info and info.description else ''
         accepted = ACCEPTED_VALUES.get(name) or _accepted(info)
         lines.append(
-            f'{origin}={error["input"]!r} is invalid: {error["msg"]}. Accepted: {accepted}.'
+            f'{origin}={_shown(name, error["input"])} is invalid: {error["msg"]}. Accepted: {accepted}.'
             + (f' ({description})' if description else '')
         )
     return LogfireConfigError('\n'.join(lines))
+
+
+def _shown(name: str, value: object) -> str:
+    """The bad value as an error shows it: hidden for settings that hold credentials."""
+    if name == 'token' or name.endswith('headers'):
+        return '<hidden>'
+    return repr(value)
 
 
 _BOOL = 'true, false, 1 or 0'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -172,9 +173,14 @@ class LogfireSpan:
 
     def set_level(self, level: LevelName | int) -> None:
         """Set the span's level; error and above also set OTel's ERROR status."""
-        number = level if isinstance(level, int) else LEVEL_NUMBERS.get(level)
+        number = level if isinstance(level, int) else LEVEL_NUMBERS.get(str(level).lower())
         if number is None:
-            raise ValueError(f'Unknown level {level!r}. Accepted: {", ".join(LEVEL_NUMBERS)}, or a number.')
+            warnings.warn(
+                f'Unknown level {level!r}; using error. Accepted: {", ".join(LEVEL_NUMBERS)}, or a number.',
+                UserWarning,
+                stacklevel=2,
+            )
+            number = ERROR_LEVEL
         self._set(ATTRIBUTES_LOG_LEVEL_NUM_KEY, number)
         if number >= ERROR_LEVEL and self._span is not None:
             self._span.set_status(Status(StatusCode.ERROR))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import sysconfig
@@ -15,7 +16,6 @@ _LOGFIRE_DIR: Final = str(Path(__file__).resolve().parent.parent) + os.sep
 _IGNORED_PREFIXES: Final = tuple(
     {_LOGFIRE_DIR, *(sysconfig.get_paths()[key] for key in ('stdlib', 'platstdlib', 'purelib', 'platlib'))}
 )
-_CWD: Final = Path.cwd()
 
 # id(code) -> (code, (relative file path, function name) or None when the frame belongs to a library).
 # Keyed by id because hashing a code object hashes its constants, nested code included: microseconds for a
@@ -35,7 +35,7 @@ def _info_for(code: CodeType) -> tuple[str, str] | None:
         result = None
     else:
         try:
-            relative = os.path.relpath(resolved, _CWD) if not resolved.startswith('<') else resolved
+            relative = os.path.relpath(resolved, _cwd()) if not resolved.startswith('<') else resolved
         except ValueError:  # a different drive on Windows
             relative = resolved
         if relative.startswith('..'):
@@ -77,3 +77,12 @@ def code_attributes_for(code: CodeType) -> dict[str, str | int]:
 
 
 get_frame = sys._getframe  # pyright: ignore[reportPrivateUsage]
+
+
+@functools.cache
+def _cwd() -> str:
+    """The working directory at the first span, not at import (a deleted cwd must not break `import logfire`)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return os.sep

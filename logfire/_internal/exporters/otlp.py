@@ -108,13 +108,25 @@ def build_delivery(config: LogfireConfig, destination: Destination) -> Delivery:
         transport = HttpTransport(destination.endpoint, destination.headers, destination.compression)
     disk = None
     if settings.retry_queue_max_bytes > 0:
-        directory = queue_directory(settings.data_dir, signal, destination.endpoint)
+        directory = queue_directory(
+            settings.data_dir, signal, queue_identity(destination.endpoint, destination.headers)
+        )
         disk = DiskQueue(directory, settings.retry_queue_max_bytes, destination.endpoint)
     timeout = settings.otlp_timeout
     if signal == 'traces' and settings.bsp_export_timeout_millis > 0:
         timeout = min(timeout, settings.bsp_export_timeout_millis / 1000)
     diagnostics = ExportDiagnostics(destination.endpoint, UNITS[signal])
     return Delivery(signal, transport, disk=disk, request_timeout=timeout, diagnostics=diagnostics)
+
+
+def queue_identity(endpoint: str, headers: Mapping[str, str]) -> str:
+    """The identity of a disk queue: the endpoint plus the credentials its payloads may be re-sent with.
+
+    So one tenant's leftovers never go out under another's token or headers. The User-Agent is left out, so
+    leftovers from before an upgrade are still sent.
+    """
+    kept = sorted((k.lower(), v) for k, v in headers.items() if k.lower() != 'user-agent')
+    return endpoint + ''.join(f'\n{k}: {v}' for k, v in kept)
 
 
 class QueueingSpanExporter(SpanExporter):

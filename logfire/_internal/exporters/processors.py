@@ -14,7 +14,7 @@ from typing import Any, Final, TypeVar
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import Link
+from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AttributeValue
 
 from ..errors import handle_internal_errors, report_internal_error
@@ -70,6 +70,7 @@ def copy_span(
     attributes: Mapping[str, AttributeValue] | None = None,
     events: Sequence[Event] | None = None,
     links: Sequence[Link] | None = None,
+    status: Status | None = None,
 ) -> ReadableSpan:
     """A finished span with some of its attributes, events or links replaced (None keeps the span's own)."""
     return ReadableSpan(
@@ -81,7 +82,7 @@ def copy_span(
         events=events if events is not None else span.events,
         links=links if links is not None else span.links,
         kind=span.kind,
-        status=span.status,
+        status=status if status is not None else span.status,
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
