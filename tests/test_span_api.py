@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import StatusCode
 
 import logfire
+import logfire.exceptions
 from logfire.testing import CaptureLogfire, TestExporter
 
 
@@ -358,3 +359,41 @@ def test_odd_inputs_never_raise_into_user_code(capfire: CaptureLogfire) -> None:
         span.set_level('nope')  # pyright: ignore[reportArgumentType]
     assert dict(capfire.exporter.exported_spans[-1].attributes or {})['logfire.level_num'] == 17
     assert len(capfire.exporter.exported_spans) == 2
+
+
+def test_compatibility_parameters_of_the_established_sdk(capfire: CaptureLogfire) -> None:
+    @logfire.instrument(new_trace=True)
+    def job() -> None:
+        pass
+
+    with logfire.span('outer {x}', x=1) as outer:
+        job()
+        logfire.log('info', 'quiet', console_log=False)
+    assert outer.message_template == 'outer {x}'
+    exported = {s['name']: s for s in spans(capfire)}
+    job_span = next(s for name, s in exported.items() if name.endswith('job'))
+    assert job_span['parent'] is None
+    assert job_span['context']['trace_id'] != exported['outer {x}']['context']['trace_id']
+    assert exported['quiet']['attributes']['logfire.disable_console_log'] is True
+    logfire.configure(local=True, console=logfire.ConsoleOptions(show_project_link=False)).shutdown()
+    with pytest.raises(logfire.exceptions.LogfireConfigError, match='tail'):
+        logfire.configure(local=True, console=False, sampling=logfire.SamplingOptions(tail=lambda *_: 1.0))
+
+
+def test_exception_callback_sees_recorded_exceptions_and_cannot_break_anything() -> None:
+    seen: list[BaseException] = []
+
+    def callback(exc: Any) -> None:
+        seen.append(exc)
+        raise RuntimeError('callback bug')
+
+    lf = logfire.configure(local=True, console=False, advanced=logfire.AdvancedOptions(exception_callback=callback))
+    with pytest.raises(KeyError):
+        with lf.span('work'):
+            raise KeyError('k')
+    try:
+        raise ZeroDivisionError('division by zero')
+    except ZeroDivisionError:
+        lf.exception('failed')
+    assert [type(e) for e in seen] == [KeyError, ZeroDivisionError]
+    lf.shutdown()

@@ -73,6 +73,14 @@ class LogfireState:
         self.span_scrubber: Scrubber | None = None  # the pipeline's, on or off: checks span attributes up front
         self._warned_not_configured = False
 
+    def call_exception_callback(self, exception: BaseException) -> None:
+        """Give `AdvancedOptions.exception_callback` an exception logfire just recorded; its errors are contained."""
+        config = self.config
+        callback = config.settings.exception_callback if config is not None else None
+        if callback is not None:
+            with handle_internal_errors('exception_callback'):
+                callback(exception)
+
     def _warn_not_configured(self) -> None:
         if self._warned_not_configured:
             return
@@ -280,6 +288,10 @@ def configure(
             raise LogfireConfigError(
                 f'configure({name}={value!r}) is invalid. Accepted: {_OPTION_TYPES[name].__name__}(...), False or None.'
             )
+    if sampling is not None and sampling.tail is not None:
+        raise LogfireConfigError(
+            'configure(sampling=SamplingOptions(tail=...)) is not supported yet. Accepted: SamplingOptions(head=...).'
+        )
     option_kwargs, origins = _option_kwargs(console, metrics, scrubbing, sampling, advanced)
     kwargs = {k: v for k, v in kwargs.items() if v is not None} | option_kwargs
     settings = load_settings(kwargs, origins=origins)

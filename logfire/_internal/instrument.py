@@ -8,6 +8,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from opentelemetry.context import Context
+
 from .attributes import prepare_attributes
 from .constants import (
     ATTRIBUTES_JSON_SCHEMA_KEY,
@@ -42,6 +44,7 @@ def instrument_decorator(
     extract_args: bool | Sequence[str],
     record_return: bool,
     allow_generator: bool,
+    new_trace: bool = False,
 ) -> Callable[[F], F]:
     """Build the decorator; everything that depends only on the function is computed once, here."""
 
@@ -77,7 +80,8 @@ def instrument_decorator(
             except Exception as exc:
                 report_internal_error('instrument', exc)
             state = logfire._state  # pyright: ignore[reportPrivateUsage]
-            return LogfireSpan(name, attributes, logfire._tracer, state)  # pyright: ignore[reportPrivateUsage]
+            context = Context() if new_trace else None
+            return LogfireSpan(name, attributes, logfire._tracer, state, context=context)  # pyright: ignore[reportPrivateUsage]
 
         if (inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)) and not allow_generator:
             warnings.warn(

@@ -240,6 +240,7 @@ class Logfire(InstrumentMethods):
         attributes: dict[str, Any] | None = None,
         tags: Sequence[str] | None = None,
         exc_info: bool | BaseException | None = False,
+        console_log: bool | None = None,
     ) -> None:
         """Record a log at `level`: a zero-duration span with `logfire.span_type='log'`.
 
@@ -249,13 +250,15 @@ class Logfire(InstrumentMethods):
             attributes: Attribute values; names must not start with `_`.
             tags: Tags for this log, added to the instance's.
             exc_info: `True` records the exception being handled; an exception instance records that one.
+            console_log: `False` keeps this log off the console (it is still exported).
 
         Raises:
             ValueError: An attribute name starts with `_` (reserved for options).
         """
         if attributes and not all(isinstance(key, str) for key in attributes):  # pyright: ignore[reportUnnecessaryIsInstance]
             attributes = {str(key): value for key, value in attributes.items()}
-        self._log(level, msg_template, attributes or {}, tags, exc_info, get_frame(1))
+        target = self if console_log is None else self.with_settings(console_log=console_log)
+        target._log(level, msg_template, attributes or {}, tags, exc_info, get_frame(1))
 
     def _log(
         self,
@@ -302,6 +305,7 @@ class Logfire(InstrumentMethods):
                 exception = exc_info if isinstance(exc_info, BaseException) else _current_exception()
                 if exception is not None:
                     span.record_exception(exception, timestamp=timestamp)
+                    state.call_exception_callback(exception)
                     clean = False  # an event the end scrub has to see
             if level_num >= ERROR_LEVEL:
                 span.set_status(Status(StatusCode.ERROR))
@@ -395,6 +399,7 @@ class Logfire(InstrumentMethods):
         extract_args: bool | Sequence[str] = True,
         record_return: bool = False,
         allow_generator: bool = False,
+        new_trace: bool = False,
     ) -> Any:
         """Decorate a function so each call runs in a span; usable bare (`@logfire.instrument`) or called.
 
@@ -406,6 +411,7 @@ class Logfire(InstrumentMethods):
             record_return: Record the return value as the `return` attribute.
             allow_generator: Silence the warning for generator functions (their span stays open while
                 the caller iterates, which can misattribute nested spans).
+            new_trace: Start a new trace for each call instead of nesting under the current span.
 
         Example:
             ```python
@@ -425,6 +431,7 @@ class Logfire(InstrumentMethods):
             extract_args=extract_args,
             record_return=record_return,
             allow_generator=allow_generator,
+            new_trace=new_trace,
         )
         return decorator(msg_template) if callable(msg_template) else decorator
 

@@ -41,6 +41,8 @@ class ConsoleOptions:
     """Print a line when a span ends, with its duration."""
     output: TextIO | None = None
     """Where to print; `None` means `sys.stdout` at the time of printing."""
+    show_project_link: bool = True
+    """Accepted for compatibility with the established SDK; there is no project link to show."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class SamplingOptions:
 
     head: float = 1.0
     """The fraction of traces kept, decided when the root span starts (0.0 to 1.0)."""
+    tail: Callable[..., float] | None = None
+    """Tail sampling is not supported yet: setting it fails at `configure()` rather than being ignored."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,8 @@ class AdvancedOptions:
     ns_timestamp_generator: Callable[[], int] | None = None
     """Returns the current time in nanoseconds, used for span start and end times."""
     exception_callback: Callable[[Any], None] | None = None
-    """Called with details of each exception recorded on a span."""
+    """Called with each exception logfire records on a span (one escaping a `span()` block, or a log's
+    `_exc_info`); an error it raises is reported and contained."""
     retry_queue_max_bytes: int | None = None
     """Size cap of the on-disk queue of payloads waiting to be re-sent."""
     shutdown_timeout_millis: int | None = None

@@ -173,7 +173,8 @@ class LogfireSettings(BaseSettings):
     )
     inspect_arguments: bool = Field(
         default_factory=_inspect_arguments_default,
-        description='Turn f-string messages into templates and attributes (default on for Python >= 3.11).',
+        description='Turn f-string messages into templates and attributes (default on for Python >= 3.11). The '
+        "f-string's expressions are evaluated a second time, so avoid side effects in them or turn this off.",
     )
     base_url: str | None = Field(None, description="The Logfire backend's URL (default: from the token's region).")
     retry_queue_max_bytes: int = Field(
@@ -194,7 +195,10 @@ class LogfireSettings(BaseSettings):
         None, validation_alias=_env('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'), description='Full OTLP URL for metrics.'
     )
     otlp_logs_endpoint: str | None = Field(
-        None, validation_alias=_env('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'), description='Full OTLP URL for logs.'
+        None,
+        validation_alias=_env('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'),
+        description='Full OTLP URL for OTel log records. Accepted for compatibility: '
+        'logfire sends its logs as spans and emits no OTel log records yet.',
     )
     otlp_protocol: Literal['http/protobuf', 'grpc'] = Field(
         'http/protobuf',

@@ -18,6 +18,7 @@ from .constants import (
     ATTRIBUTES_JSON_SCHEMA_KEY,
     ATTRIBUTES_LOG_LEVEL_NUM_KEY,
     ATTRIBUTES_MESSAGE_KEY,
+    ATTRIBUTES_MESSAGE_TEMPLATE_KEY,
     ATTRIBUTES_TAGS_KEY,
     ERROR_LEVEL,
     LEVEL_NUMBERS,
@@ -40,7 +41,7 @@ class LogfireSpan:
     propagates unchanged.
     """
 
-    __slots__ = ('_attributes', '_checked_by', '_links', '_name', '_span', '_state', '_token', '_tracer')
+    __slots__ = ('_attributes', '_checked_by', '_context', '_links', '_name', '_span', '_state', '_token', '_tracer')
 
     def __init__(
         self,
@@ -51,6 +52,7 @@ class LogfireSpan:
         links: Sequence[Link] = (),
         *,
         checked_by: Scrubber | None = None,
+        context: context_api.Context | None = None,
     ) -> None:
         self._name = name
         self._attributes = attributes
@@ -61,6 +63,8 @@ class LogfireSpan:
         self._token: object = None
         # The scrubber that found `attributes` clean, if one did; its start hook then skips them.
         self._checked_by = checked_by
+        # None: the current context is the parent; an empty Context starts a new trace.
+        self._context = context
 
     def __enter__(self) -> LogfireSpan:
         if self._span is None:
@@ -69,14 +73,14 @@ class LogfireSpan:
             checked_by = self._checked_by
             if checked_by is None:
                 span = self._tracer.start_span(
-                    self._name, None, _INTERNAL, self._attributes, self._links, start_time, False, False
+                    self._name, self._context, _INTERNAL, self._attributes, self._links, start_time, False, False
                 )
             else:
                 notes = SPAN_NOTES
                 notes.prechecked_by = checked_by
                 try:
                     span = self._tracer.start_span(
-                        self._name, None, _INTERNAL, self._attributes, self._links, start_time, False, False
+                        self._name, self._context, _INTERNAL, self._attributes, self._links, start_time, False, False
                     )
                 finally:
                     # The block's code can change the span, so its end scrub always runs: nothing more to note.
@@ -112,6 +116,13 @@ class LogfireSpan:
         span.set_status(Status(StatusCode.ERROR, f'{type(exc).__name__}: {exc}'))
         generator = self._state.ns_timestamp_generator
         span.record_exception(exc, escaped=escaped, timestamp=generator() if generator else None)
+        self._state.call_exception_callback(exc)
+
+    @property
+    def message_template(self) -> str | None:
+        """The message template (`logfire.msg_template`)."""
+        value = self._get(ATTRIBUTES_MESSAGE_TEMPLATE_KEY, None)
+        return None if value is None else str(value)
 
     @property
     def message(self) -> str:
