@@ -327,9 +327,11 @@ def test_metrics_reach_the_shared_meter_provider(capfire: CaptureLogfire) -> Non
 
 
 def test_metrics_false_makes_instruments_no_ops() -> None:
+    from opentelemetry.metrics import NoOpMeterProvider
+
     lf = logfire.configure(local=True, console=False, metrics=False)
     lf.metric_counter('nothing').add(1)  # no error, nothing recorded
-    assert lf.config.config is not None and lf.config.config.settings.metrics is False
+    assert lf.config.pipeline is not None and isinstance(lf.config.pipeline.meter_provider, NoOpMeterProvider)
     lf.shutdown()
 
 

@@ -34,13 +34,9 @@ ATTRIBUTES_TAGS_KEY: Final = 'logfire.tags'
 ATTRIBUTES_JSON_SCHEMA_KEY: Final = 'logfire.json_schema'
 ATTRIBUTES_NULL_ARGS_KEY: Final = 'logfire.null_args'
 ATTRIBUTES_SCRUBBED_KEY: Final = 'logfire.scrubbed'
-ATTRIBUTES_SAMPLE_RATE_KEY: Final = 'logfire.sample_rate'
 
 CODE_FILEPATH: Final = 'code.filepath'
 CODE_LINENO: Final = 'code.lineno'
 CODE_FUNCTION: Final = 'code.function'
 
-SpanType = Literal['span', 'log']
-
-RESERVED_ATTRIBUTE_PREFIX: Final = '_'
 ATTRIBUTES_DISABLE_CONSOLE_KEY: Final = 'logfire.disable_console_log'

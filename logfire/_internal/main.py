@@ -177,7 +177,7 @@ class Logfire(InstrumentMethods):
         if attributes:
             _check_attribute_names(attributes)
         try:
-            level_num = _level_number(level) if level is not None else None
+            level_num = _level_number_or_warn(level) if level is not None else None
             if level_num is not None and level_num < self._state.min_level:
                 return _noop_span(self._state)
             template, otel_attributes, checked_by = self._base_attributes(msg_template, attributes, tags, frame)
@@ -507,12 +507,6 @@ def _check_attribute_names(attributes: dict[Any, Any]) -> None:
                 f'Attribute names starting with an underscore are reserved for options, got {key!r}. '
                 'Rename the attribute.'
             )
-
-
-def _level_number(level: LevelName | int) -> int:
-    if isinstance(level, int):
-        return level
-    return _level_number_or_warn(level)
 
 
 def _level_number_or_warn(level: object) -> int:
