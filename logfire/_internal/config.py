@@ -71,6 +71,7 @@ class LogfireState:
         self.ns_timestamp_generator: Callable[[], int] | None = None
         self.scrubber: Scrubber | None = None  # only when scrubbing is on: masks secrets in messages
         self.span_scrubber: Scrubber | None = None  # the pipeline's, on or off: checks span attributes up front
+        self.defer_attributes = False  # see `Pipeline.defer_attributes`
         self._warned_not_configured = False
 
     def call_exception_callback(self, exception: BaseException) -> None:
@@ -121,6 +122,7 @@ class LogfireState:
             self.ns_timestamp_generator = settings.ns_timestamp_generator if settings else None
             self.scrubber = config.scrubber if config and config.scrubber.enabled else None
             self.span_scrubber = config.scrubber if config and _values_kept_whole() else None
+            self.defer_attributes = pipeline.defer_attributes if pipeline is not None else False
             if pipeline is None:
                 self.tracer_provider.set_delegate(NoOpTracerProvider(), configured=config is not None)
                 self.meter_provider.set_delegate(NoOpMeterProvider())

@@ -287,20 +287,21 @@ class Logfire(InstrumentMethods):
             generator = state.ns_timestamp_generator
             timestamp = generator() if generator else time_ns()  # one instant: a log has zero duration
             notes = SPAN_NOTES
-            if checked_by is None:
-                span = self._tracer.start_span(template, None, _INTERNAL, otel_attributes, None, timestamp)
-                clean = False
-            else:
-                notes.prechecked_by = checked_by
-                try:
-                    span = self._tracer.start_span(template, None, _INTERNAL, otel_attributes, None, timestamp)
-                finally:
-                    notes.prechecked_by = None
-                # Between its start and its end nothing but this method holds the span, so its attributes are still
-                # those the scrubber checked unless a child processor's `on_start` could have changed them. A log
-                # with an HTTP status code is not noted: the level transform has to see it.
-                clean = notes.untouched is span and STATUS_KEYS.isdisjoint(otel_attributes)
-                notes.untouched = None
+            notes.prechecked_by = checked_by
+            deferred = state.defer_attributes
+            if deferred:
+                notes.pending_attributes = otel_attributes
+            try:
+                span = self._tracer.start_span(
+                    template, None, _INTERNAL, None if deferred else otel_attributes, None, timestamp
+                )
+            finally:
+                notes.prechecked_by = notes.pending_attributes = None
+            # Between its start and its end nothing but this method holds the span, so its attributes are still those
+            # the scrubber checked unless a child processor's `on_start` could have changed them. A log with an HTTP
+            # status code is not noted: the level transform has to see it.
+            clean = checked_by is not None and notes.untouched is span and STATUS_KEYS.isdisjoint(otel_attributes)
+            notes.untouched = None
             if exc_info:
                 exception = exc_info if isinstance(exc_info, BaseException) else _current_exception()
                 if exception is not None:

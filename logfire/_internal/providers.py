@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from ..version import VERSION
 from .errors import handle_internal_errors
 from .exporters.processors import RootSpanProcessor
+from .span_storage import storage_works
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricExporter
@@ -34,6 +35,9 @@ class Pipeline:
 
     tracer_provider: TracerProvider
     meter_provider: metrics.MeterProvider
+    defer_attributes: bool = False
+    """Whether logfire's API may start its spans without attributes and have the root processor add them, which
+    skips validating values the API has made valid already (see `span_storage`)."""
 
     def force_flush(self, timeout_millis: int) -> bool:
         """Flush spans, then metrics, within `timeout_millis` in total."""
@@ -130,8 +134,11 @@ def build_pipeline(config: LogfireConfig) -> Pipeline:
         sampler=sampler,
         id_generator=settings.id_generator,
         shutdown_on_exit=False,
+        active_span_processor=root,
     )
-    tracer_provider.add_span_processor(root)
+    # A span of logfire's API may start without attributes, which the root processor then adds, only if the
+    # sampler cannot look at them: ours never does, a custom one named by OTEL_TRACES_SAMPLER might.
+    defer_attributes = _is_stock_sampler(tracer_provider.sampler) and storage_works()
 
     meter_provider: metrics.MeterProvider = NoOpMeterProvider()
     if settings.metrics:
@@ -141,7 +148,7 @@ def build_pipeline(config: LogfireConfig) -> Pipeline:
 
             readers.extend(PeriodicExportingMetricReader(exporter) for exporter in _metric_exporters(config))
         meter_provider = MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False)
-    return Pipeline(tracer_provider, meter_provider)
+    return Pipeline(tracer_provider, meter_provider, defer_attributes)
 
 
 def _wants_export(config: LogfireConfig) -> bool:
@@ -152,3 +159,9 @@ def _wants_export(config: LogfireConfig) -> bool:
         or settings.otlp_metrics_endpoint
         or settings.otlp_logs_endpoint
     )
+
+
+def _is_stock_sampler(sampler: object) -> bool:
+    """One of the SDK's own samplers (all the ones `OTEL_TRACES_SAMPLER` can name but a custom entry point), which
+    decide from the trace id and the parent alone."""
+    return type(sampler).__module__ == 'opentelemetry.sdk.trace.sampling'

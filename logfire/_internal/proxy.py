@@ -7,11 +7,14 @@ current pipeline.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any, ClassVar, TypeVar, cast
 
 from opentelemetry import context as context_api
 from opentelemetry import metrics, trace
@@ -24,6 +27,7 @@ SUPPRESS_INSTRUMENTATION_KEY = context_api._SUPPRESS_INSTRUMENTATION_KEY  # pyri
 """The context key every OpenTelemetry instrumentation checks; `suppress_instrumentation()` sets it."""
 
 _get_current = context_api.get_current
+_F = TypeVar('_F', bound=Callable[..., Any])
 
 
 class ProxyTracerProvider(trace.TracerProvider):
@@ -102,7 +106,6 @@ class ProxyTracer(trace.Tracer):
             name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
         )
 
-    @contextmanager  # pyright: ignore[reportDeprecated]
     def start_as_current_span(  # pyright: ignore[reportIncompatibleMethodOverride]
         self,
         name: str,
@@ -114,15 +117,65 @@ class ProxyTracer(trace.Tracer):
         record_exception: bool = True,
         set_status_on_exception: bool = True,
         end_on_exit: bool = True,
-    ) -> Iterator[trace.Span]:
-        """Start a span in the current pipeline and make it current for the block."""
-        if context_api.get_value(SUPPRESS_INSTRUMENTATION_KEY):
-            yield trace.INVALID_SPAN
-            return
-        with self.tracer.start_as_current_span(
-            name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception, end_on_exit
-        ) as span:
-            yield span
+    ) -> CurrentSpan:
+        """Start a span in the current pipeline and make it current for the block; usable as a decorator too."""
+        return CurrentSpan(
+            self,
+            (name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception, end_on_exit),
+        )
+
+
+_StartArgs = tuple[
+    str, context_api.Context | None, SpanKind, Attributes, Sequence[Link] | None, int | None, bool, bool, bool
+]
+
+
+class CurrentSpan:
+    """What `ProxyTracer.start_as_current_span` returns: the real tracer's context manager, chosen on entry.
+
+    Choosing on entry (not when called) means the suppression check and the pipeline are those of the moment the
+    block runs, also for a decorated function, whose every call enters a fresh one. It costs one object, where a
+    generator-based context manager around the SDK's would cost a second generator per span.
+    """
+
+    __slots__ = ('_args', '_manager', '_tracer')
+
+    def __init__(self, tracer: ProxyTracer, args: _StartArgs) -> None:
+        self._tracer = tracer
+        self._args = args
+        self._manager: AbstractContextManager[trace.Span] | None = None
+
+    def __enter__(self) -> trace.Span:
+        if _get_current().get(SUPPRESS_INSTRUMENTATION_KEY):
+            return trace.INVALID_SPAN
+        manager = self._tracer.tracer.start_as_current_span(*self._args)
+        self._manager = manager
+        return manager.__enter__()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc_value: BaseException | None, traceback: TracebackType | None
+    ) -> bool | None:
+        manager, self._manager = self._manager, None
+        return None if manager is None else manager.__exit__(exc_type, exc_value, traceback)
+
+    def __call__(self, function: _F) -> _F:
+        """Use as a decorator: each call of `function` (sync or async) runs in a new span."""
+        tracer, args = self._tracer, self._args
+        if inspect.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def async_wrapper(*a: Any, **kw: Any) -> Any:
+                with CurrentSpan(tracer, args):
+                    return await function(*a, **kw)
+
+            return cast('_F', async_wrapper)
+
+        @functools.wraps(function)
+        def wrapper(*a: Any, **kw: Any) -> Any:
+            with CurrentSpan(tracer, args):
+                return function(*a, **kw)
+
+        return cast('_F', wrapper)
 
 
 class ProxyMeterProvider(metrics.MeterProvider):

@@ -70,21 +70,25 @@ class LogfireSpan:
         if self._span is None:
             generator = self._state.ns_timestamp_generator
             start_time = generator() if generator else None
-            checked_by = self._checked_by
-            if checked_by is None:
+            notes = SPAN_NOTES
+            notes.prechecked_by = self._checked_by
+            deferred = self._state.defer_attributes
+            if deferred:
+                notes.pending_attributes = self._attributes  # copied into the span by the root processor
+            try:
                 span = self._tracer.start_span(
-                    self._name, self._context, _INTERNAL, self._attributes, self._links, start_time, False, False
+                    self._name,
+                    self._context,
+                    _INTERNAL,
+                    None if deferred else self._attributes,
+                    self._links,
+                    start_time,
+                    False,
+                    False,
                 )
-            else:
-                notes = SPAN_NOTES
-                notes.prechecked_by = checked_by
-                try:
-                    span = self._tracer.start_span(
-                        self._name, self._context, _INTERNAL, self._attributes, self._links, start_time, False, False
-                    )
-                finally:
-                    # The block's code can change the span, so its end scrub always runs: nothing more to note.
-                    notes.prechecked_by = notes.untouched = None
+            finally:
+                # The block's code can change the span, so its end scrub always runs: nothing more to note.
+                notes.prechecked_by = notes.untouched = notes.pending_attributes = None
             self._span = span
             self._token = context_api.attach(trace.set_span_in_context(span))
         return self

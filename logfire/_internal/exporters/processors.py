@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor, SynchronousMultiSpanProcessor
 from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AttributeValue
 
 from ..errors import handle_internal_errors, report_internal_error
+from ..span_storage import set_start_attributes
 
 StartHook = Callable[[Span], None]
 """Mutates a just-started span (through its public setters) before any child processor sees it."""
@@ -29,6 +30,9 @@ _F = TypeVar('_F', bound=Callable[..., Any])
 class _SpanNotes(threading.local):
     """What logfire's span API and the root processor's hooks tell each other about the spans of this thread."""
 
+    pending_attributes: Mapping[str, AttributeValue] | None = None
+    """Set by the API around `start_span` of a span it started without attributes: the root processor adds these
+    before anything else sees the span (see `span_storage`)."""
     prechecked_by: Any = None
     """Set by the API around `start_span`: the scrubber that found the new span's attributes clean. Its start hook
     consumes it, so a span started from inside another processor's `on_start` is not mistaken for this one."""
@@ -89,8 +93,12 @@ def copy_span(
     )
 
 
-class RootSpanProcessor(SpanProcessor):
-    """Runs the start hooks and end transforms, then every child processor, each error contained."""
+class RootSpanProcessor(SynchronousMultiSpanProcessor):
+    """Runs the start hooks and end transforms, then every child processor, each error contained.
+
+    It is the tracer provider's `active_span_processor` (hence the base class): the SDK calls it directly, with no
+    multi-processor in between. `add_span_processor` adds a child.
+    """
 
     def __init__(
         self,
@@ -98,20 +106,40 @@ class RootSpanProcessor(SpanProcessor):
         start_hooks: Sequence[StartHook] = (),
         end_transforms: Sequence[EndTransform] = (),
     ) -> None:
-        self.children = tuple(children)
+        super().__init__()
+        self.children: tuple[SpanProcessor, ...] = ()
         self.start_hooks = tuple(start_hooks)
         self.end_transforms = tuple(end_transforms)
-        self._children_may_change = any(_may_change_on_start(child) for child in self.children)
+        self._children_may_change = False
+        for child in children:
+            self.add_span_processor(child)
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        """Add a child processor, after the existing ones."""
+        with self._lock:
+            self.children += (span_processor,)
+            self._children_may_change = self._children_may_change or _may_change_on_start(span_processor)
+
+    def _on_ending(self, span: Span) -> None:
+        pass  # logfire's children get the span at `on_end`, after the transforms
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Prepare the span, then tell every child it started."""
+        notes = SPAN_NOTES
+        pending = notes.pending_attributes
+        if pending is not None:
+            notes.pending_attributes = None
+            try:
+                set_start_attributes(span, pending)
+            except Exception as exc:
+                report_internal_error('span attributes', exc)
         for hook in self.start_hooks:
             try:
                 hook(span)
             except Exception as exc:
                 report_internal_error('span start hook', exc)
         if self._children_may_change:
-            SPAN_NOTES.untouched = None
+            notes.untouched = None
         for child in self.children:
             try:
                 child.on_start(span, parent_context)

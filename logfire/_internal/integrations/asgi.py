@@ -29,7 +29,7 @@ from typing_extensions import TypedDict, Unpack
 
 from ..constants import ATTRIBUTES_LOG_LEVEL_NUM_KEY, DEBUG_LEVEL
 from ..errors import report_internal_error
-from ..http_spans import HTTP_METHOD, HTTP_STATUS_CODE
+from ..http_spans import HTTP_METHOD, HTTP_STATUS_CODE, STATUS_KEYS
 from ..proxy import SUPPRESS_INSTRUMENTATION_KEY
 from ..settings import env_str_list
 
@@ -171,7 +171,11 @@ def _suppressed() -> Generator[None, None, None]:
 
 
 class _RequestLayer:
-    """Runs inside the server span: names it from the route, and gives an unhandled exception status 500."""
+    """Runs inside the server span: names it from the route, and gives an unhandled exception status 500.
+
+    The name is set when the response starts: the framework has matched its route by then, and the middleware ends
+    the span with the response's last message.
+    """
 
     def __init__(self, app: ASGIApp, name_from_route: bool) -> None:
         self.app = app
@@ -181,34 +185,42 @@ class _RequestLayer:
         span = trace.get_current_span()
         if not span.is_recording():
             return await self.app(scope, receive, send)
-        started = False
+        if not self.name_from_route:
+            try:
+                return await self.app(scope, receive, send)
+            except Exception as exc:
+                _record_unhandled(span, scope, exc)
+                raise
+        named = False
 
-        async def layer_send(message: Message) -> None:
-            nonlocal started
-            if not started:
-                started = True
-                self._name(span, scope)
+        async def naming_send(message: Message) -> None:
+            nonlocal named
+            if not named:
+                named = True
+                _name(span, scope)
             await send(message)
 
         try:
-            await self.app(scope, receive, layer_send)
+            await self.app(scope, receive, naming_send)
         except Exception as exc:
-            _record_unhandled(span, scope, exc, responded=started)
+            _record_unhandled(span, scope, exc)
             raise
         finally:
-            if not started:
-                self._name(span, scope)
+            if not named:
+                _name(span, scope)
 
-    def _name(self, span: trace.Span, scope: Scope) -> None:
-        if not self.name_from_route or not span.is_recording():
-            return
-        try:
-            route = _route(scope, span)
-            if route:
-                span.set_attribute('http.route', route)
-                span.update_name(f'{span_details(scope)[0]} {route}')
-        except Exception as exc:
-            report_internal_error('ASGI span name', exc)
+
+def _name(span: trace.Span, scope: Scope) -> None:
+    """Add the matched route to the span's name (`GET` becomes `GET /users/{id}`) and set `http.route`."""
+    if not span.is_recording():
+        return
+    try:
+        route = _route(scope, span)
+        if route:
+            span.set_attribute('http.route', route)
+            span.update_name(f'{span_details(scope)[0]} {route}')
+    except Exception as exc:
+        report_internal_error('ASGI span name', exc)
 
 
 def _route(scope: Scope, span: trace.Span) -> str | None:
@@ -231,14 +243,15 @@ def _span_attributes(span: trace.Span) -> Mapping[str, object]:
     return attributes or {}
 
 
-def _record_unhandled(span: trace.Span, scope: Scope, exc: Exception, *, responded: bool) -> None:
+def _record_unhandled(span: trace.Span, scope: Scope, exc: Exception) -> None:
     """Give the span `error.type`, and status code 500 if the app raised before responding (the server's answer).
 
-    The middleware records the exception event and the ERROR status.
+    The middleware records the exception event and the ERROR status, and sets the status code when a response
+    starts: a span without one got no response.
     """
     try:
-        if scope['type'] == 'http' and not responded:
-            attributes = _span_attributes(span)
+        attributes = _span_attributes(span)
+        if scope['type'] == 'http' and STATUS_KEYS.isdisjoint(attributes):
             keys = [code for method, code in zip(HTTP_METHOD, HTTP_STATUS_CODE, strict=True) if method in attributes]
             for key in keys or HTTP_STATUS_CODE[:1]:
                 span.set_attribute(key, 500)

@@ -1,0 +1,96 @@
+"""Fast access to the attributes an OpenTelemetry SDK span stores, for the per-span work of logfire's pipeline.
+
+The public way costs more than the work itself on the hot path: `span.attributes` wraps the SDK's
+`BoundedAttributes` in a `MappingProxyType`, so every lookup is two Python-level calls (and a missing key raises
+inside), and `start_span(attributes=...)` validates every value, although logfire's API has already made each one
+a valid attribute value. Here the plain dict inside `BoundedAttributes` is read, and filled, directly:
+
+- only where nothing else can touch it: a span being started (inside its processor's `on_start`, before the SDK
+  hands it to anyone) or an ended span (which is immutable);
+- only within the SDK's span limits: a value length limit, or more attributes than the count limit, takes the
+  public path, which cuts values and drops attributes as the SDK always does;
+- only for values that are valid attribute values already: logfire's API makes them so, and so does its HTTP
+  message hook;
+- only if the SDK's spans are laid out as expected, which `storage_works()` checks once with a real span.
+  Otherwise (another SDK version, another span class) every helper falls back to the public API.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import ReadableSpan, Span, TracerProvider
+from opentelemetry.util.types import AttributeValue
+
+__all__ = ['attributes_of', 'set_start_attributes', 'storage_works']
+
+_EMPTY: Mapping[str, AttributeValue] = {}
+
+
+def _storage(span: ReadableSpan) -> dict[str, AttributeValue] | None:
+    """The dict holding `span`'s attributes, if the SDK's layout is the expected one."""
+    stored: Any = getattr(span, '_attributes', None)
+    if type(stored) is BoundedAttributes:
+        inner: Any = getattr(stored, '_dict', None)
+        if type(inner) is dict:
+            return inner  # pyright: ignore[reportUnknownVariableType]
+    return None
+
+
+@functools.cache
+def storage_works() -> bool:
+    """Whether this SDK stores span attributes as expected: checked on a real span, once per process."""
+    try:
+        provider = TracerProvider(shutdown_on_exit=False)
+        span = provider.get_tracer('logfire.span_storage').start_span('probe', attributes={'a': 1})
+        assert isinstance(span, Span)
+        stored = _storage(span)
+        if stored != {'a': 1} or stored is None:
+            return False
+        stored['b'] = 'x'
+        span.end()
+        ended = span._readable_span()  # pyright: ignore[reportPrivateUsage]
+        works = dict(ended.attributes or {}) == {'a': 1, 'b': 'x'} and _storage(ended) is stored
+    except Exception:
+        works = False
+    _STORAGE_WORKS[0] = works
+    return works
+
+
+def attributes_of(span: ReadableSpan) -> Mapping[str, AttributeValue]:
+    """A span's attributes, to read (never to change): a plain dict when possible.
+
+    Call it only on a span that no other thread can change meanwhile: one being started, or an ended one.
+    """
+    stored: Any = getattr(span, '_attributes', None)
+    if type(stored) is BoundedAttributes:
+        inner: Any = stored._dict  # pyright: ignore[reportPrivateUsage]
+        if type(inner) is dict:
+            return inner  # pyright: ignore[reportUnknownVariableType]
+    elif type(stored) is dict:
+        return stored  # pyright: ignore[reportUnknownVariableType]  # a span copied by logfire's end transforms
+    attributes = span.attributes
+    return attributes if attributes is not None else _EMPTY
+
+
+def set_start_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
+    """Add valid attribute values to a span from a processor's `on_start`, as `span.set_attributes` would.
+
+    Directly into its storage when the SDK's layout is the expected one and its limits (a value length limit, the
+    count limit) leave nothing to cut or drop; through `set_attributes` otherwise.
+    """
+    stored: Any = getattr(span, '_attributes', None)
+    if type(stored) is BoundedAttributes and stored.max_value_len is None and _STORAGE_WORKS[0]:
+        inner: dict[str, AttributeValue] = stored._dict  # pyright: ignore[reportPrivateUsage]
+        maxlen = stored.maxlen
+        if (maxlen is None or len(inner) + len(attributes) <= maxlen) and '' not in attributes:
+            inner.update(attributes)  # `storage_works()` checked that `_dict` is the plain dict
+            return
+    span.set_attributes(attributes)
+
+
+_STORAGE_WORKS = [False]
+"""`storage_works()`, once some pipeline has asked."""
