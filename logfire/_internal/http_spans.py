@@ -23,13 +23,13 @@ from .constants import (
     WARN_LEVEL,
 )
 from .exporters.processors import SPAN_NOTES, copy_span
+from .span_storage import attributes_of, set_start_attributes
 
 # Old (default) and stable generations of the HTTP semantic conventions.
 HTTP_METHOD: Final = ('http.method', 'http.request.method')
 HTTP_STATUS_CODE: Final = ('http.status_code', 'http.response.status_code')
 _TARGET_OLD, _PATH_NEW = 'http.target', 'url.path'
-# Bail-outs for non-HTTP spans: `isdisjoint` walks the span's keys without the KeyErrors that `.get()` raises
-# inside OTel's attribute mapping for each missing key.
+# Bail-outs for non-HTTP spans, which are most spans.
 _PATH_KEYS: Final = frozenset({_TARGET_OLD, _PATH_NEW})
 STATUS_KEYS: Final = frozenset(HTTP_STATUS_CODE)
 _SCHEME: Final = ('http.scheme', 'url.scheme')
@@ -46,28 +46,25 @@ def set_http_message(span: Span) -> None:
     """
     if SPAN_NOTES.untouched is span:
         return  # a span of logfire's API, whose attributes always include `logfire.msg`
-    attributes = span.attributes
-    if not attributes or _PATH_KEYS.isdisjoint(attributes):
+    attributes = attributes_of(span)
+    if not attributes or _PATH_KEYS.isdisjoint(attributes) or ATTRIBUTES_MESSAGE_KEY in attributes:
         return
-    # One pass over the keys, so that looking up the ones that are missing raises no KeyError inside OTel's mapping.
-    keys = frozenset(attributes)
-    path = _get(attributes, keys, _TARGET_OLD)
+    path = attributes.get(_TARGET_OLD)
     if path is None:
-        path = _get(attributes, keys, _PATH_NEW)
+        path = attributes.get(_PATH_NEW)
         if path is None:
             return  # not an HTTP server span
-    if ATTRIBUTES_MESSAGE_KEY in keys:
-        return
-    method = _first(attributes, keys, HTTP_METHOD)
-    if method is None and _first(attributes, keys, _SCHEME) in _WEBSOCKET_SCHEMES:
+    method = _first(attributes, HTTP_METHOD)
+    if method is None and _first(attributes, _SCHEME) in _WEBSOCKET_SCHEMES:
         method = 'WEBSOCKET'
     message = f'{method} {path}' if method else str(path)
-    query = _query(attributes, keys)
+    query = _query(attributes)
     if query:
         message = f'{message} ? {query}'
-    span.set_attribute(ATTRIBUTES_MESSAGE_KEY, message)
-    if ATTRIBUTES_SPAN_TYPE_KEY not in keys:
-        span.set_attribute(ATTRIBUTES_SPAN_TYPE_KEY, 'span')
+    added: dict[str, AttributeValue] = {ATTRIBUTES_MESSAGE_KEY: message}
+    if ATTRIBUTES_SPAN_TYPE_KEY not in attributes:
+        added[ATTRIBUTES_SPAN_TYPE_KEY] = 'span'
+    set_start_attributes(span, added)
 
 
 def set_http_level(span: ReadableSpan) -> ReadableSpan:
@@ -77,17 +74,16 @@ def set_http_level(span: ReadableSpan) -> ReadableSpan:
     """
     if SPAN_NOTES.ending_clean is not None:
         return span  # a log of logfire's API without a status code
-    attributes = span.attributes
+    attributes = attributes_of(span)
     if not attributes or STATUS_KEYS.isdisjoint(attributes):
         return span
-    keys = frozenset(attributes)
-    code = _first(attributes, keys, HTTP_STATUS_CODE)
+    code = _first(attributes, HTTP_STATUS_CODE)
     if code is None:
         return span
-    if _is_websocket(attributes, keys):
+    if _is_websocket(attributes):
         # OTel's middleware reports 200 for each websocket message; a websocket has no HTTP status.
         return _with_attributes(span, {k: v for k, v in attributes.items() if k not in HTTP_STATUS_CODE})
-    if ATTRIBUTES_LOG_LEVEL_NUM_KEY in keys or not isinstance(code, int):
+    if ATTRIBUTES_LOG_LEVEL_NUM_KEY in attributes or not isinstance(code, int):
         return span
     if code >= 500 or span.status.status_code is StatusCode.ERROR:
         level = ERROR_LEVEL
@@ -104,10 +100,10 @@ def format_query(query: str) -> str:
     return ' & '.join(f'{_shorten(name)}={_shorten(value)!r}' for name, value in pairs)
 
 
-def _query(attributes: Mapping[str, AttributeValue], keys: frozenset[str]) -> str:
-    query = _get(attributes, keys, _QUERY_NEW)
+def _query(attributes: Mapping[str, AttributeValue]) -> str:
+    query = attributes.get(_QUERY_NEW)
     if query is None:
-        url = _get(attributes, keys, _URL_OLD)
+        url = attributes.get(_URL_OLD)
         query = urlsplit(url).query if isinstance(url, str) else None
     return format_query(query) if isinstance(query, str) and query else ''
 
@@ -119,22 +115,15 @@ def _shorten(text: str) -> str:
     return f'{text[:keep]}…{text[-keep:]}'
 
 
-def _get(attributes: Mapping[str, AttributeValue], keys: frozenset[str], key: str) -> AttributeValue | None:
-    """`attributes.get(key)`, with `keys` the attributes' keys."""
-    return attributes[key] if key in keys else None
+def _first(attributes: Mapping[str, AttributeValue], names: tuple[str, str]) -> AttributeValue | None:
+    value = attributes.get(names[0])
+    return attributes.get(names[1]) if value is None else value
 
 
-def _first(
-    attributes: Mapping[str, AttributeValue], keys: frozenset[str], names: tuple[str, str]
-) -> AttributeValue | None:
-    value = _get(attributes, keys, names[0])
-    return _get(attributes, keys, names[1]) if value is None else value
-
-
-def _is_websocket(attributes: Mapping[str, AttributeValue], keys: frozenset[str]) -> bool:
-    if _first(attributes, keys, _SCHEME) in _WEBSOCKET_SCHEMES:
+def _is_websocket(attributes: Mapping[str, AttributeValue]) -> bool:
+    if _first(attributes, _SCHEME) in _WEBSOCKET_SCHEMES:
         return True
-    event_type = _get(attributes, keys, _ASGI_EVENT_TYPE)
+    event_type = attributes.get(_ASGI_EVENT_TYPE)
     return isinstance(event_type, str) and event_type.startswith('websocket.')
 
 

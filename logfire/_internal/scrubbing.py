@@ -21,6 +21,7 @@ from opentelemetry.util.types import AttributeValue
 from .constants import ATTRIBUTES_SCRUBBED_KEY
 from .errors import report_internal_error
 from .exporters.processors import SPAN_NOTES, copy_span
+from .span_storage import attributes_of
 from .options import ScrubbingOptions, ScrubMatch
 
 # (label, regex). The label is what markers say when a pattern matched inside a value.
@@ -424,8 +425,8 @@ class Scrubber:
             notes.prechecked_by = None
             notes.untouched = span
             return
-        attributes = span.attributes
-        if attributes is None or not self.may_change(attributes):
+        attributes = attributes_of(span)
+        if not self.may_change(attributes):
             return
         try:
             scrubbed = self._scrub_attributes(attributes)
@@ -462,9 +463,9 @@ class Scrubber:
         if notes.ending_clean is self:
             notes.ending_clean = None
             return span
-        span_attributes = span.attributes
+        span_attributes = attributes_of(span)
         attributes = None
-        if span_attributes is not None and self.may_change(span_attributes):
+        if self.may_change(span_attributes):
             attributes = self._scrub_attributes(span_attributes)
         span_events = span.events
         events = self._scrub_events(span_events) if span_events else None
