@@ -32,6 +32,7 @@ _TARGET_OLD, _PATH_NEW = 'http.target', 'url.path'
 # Bail-outs for non-HTTP spans, which are most spans.
 _PATH_KEYS: Final = frozenset({_TARGET_OLD, _PATH_NEW})
 STATUS_KEYS: Final = frozenset(HTTP_STATUS_CODE)
+_STATUS_OLD, _STATUS_NEW = HTTP_STATUS_CODE
 _SCHEME: Final = ('http.scheme', 'url.scheme')
 _URL_OLD, _QUERY_NEW = 'http.url', 'url.query'
 _ASGI_EVENT_TYPE: Final = 'asgi.event.type'
@@ -75,15 +76,15 @@ def set_http_level(span: ReadableSpan) -> ReadableSpan:
     if SPAN_NOTES.ending_clean is not None:
         return span  # a log of logfire's API without a status code
     attributes = attributes_of(span)
-    if not attributes or STATUS_KEYS.isdisjoint(attributes):
-        return span
-    code = _first(attributes, HTTP_STATUS_CODE)
+    code = attributes.get(_STATUS_OLD)
     if code is None:
-        return span
+        code = attributes.get(_STATUS_NEW)
+        if code is None:
+            return span
     if _is_websocket(attributes):
         # OTel's middleware reports 200 for each websocket message; a websocket has no HTTP status.
         return _with_attributes(span, {k: v for k, v in attributes.items() if k not in HTTP_STATUS_CODE})
-    if ATTRIBUTES_LOG_LEVEL_NUM_KEY in attributes or not isinstance(code, int):
+    if type(code) is not int or ATTRIBUTES_LOG_LEVEL_NUM_KEY in attributes:
         return span
     if code >= 500 or span.status.status_code is StatusCode.ERROR:
         level = ERROR_LEVEL
@@ -104,7 +105,7 @@ def _query(attributes: Mapping[str, AttributeValue]) -> str:
     query = attributes.get(_QUERY_NEW)
     if query is None:
         url = attributes.get(_URL_OLD)
-        query = urlsplit(url).query if isinstance(url, str) else None
+        query = urlsplit(url).query if isinstance(url, str) and '?' in url else None
     return format_query(query) if isinstance(query, str) and query else ''
 
 
@@ -121,7 +122,10 @@ def _first(attributes: Mapping[str, AttributeValue], names: tuple[str, str]) -> 
 
 
 def _is_websocket(attributes: Mapping[str, AttributeValue]) -> bool:
-    if _first(attributes, _SCHEME) in _WEBSOCKET_SCHEMES:
+    scheme = attributes.get(_SCHEME[0]) or attributes.get(_SCHEME[1])
+    if scheme == 'http' or scheme == 'https':
+        return False
+    if scheme in _WEBSOCKET_SCHEMES:
         return True
     event_type = attributes.get(_ASGI_EVENT_TYPE)
     return isinstance(event_type, str) and event_type.startswith('websocket.')

@@ -21,7 +21,7 @@ from opentelemetry.util.types import AttributeValue
 from .constants import ATTRIBUTES_SCRUBBED_KEY
 from .errors import report_internal_error
 from .exporters.processors import SPAN_NOTES, copy_span
-from .span_storage import attributes_of
+from .span_storage import attributes_of, events_of, links_of
 from .options import ScrubbingOptions, ScrubMatch
 
 # (label, regex). The label is what markers say when a pattern matched inside a value.
@@ -467,9 +467,9 @@ class Scrubber:
         attributes = None
         if self.may_change(span_attributes):
             attributes = self._scrub_attributes(span_attributes)
-        span_events = span.events
+        span_events = events_of(span)
         events = self._scrub_events(span_events) if span_events else None
-        span_links = span.links
+        span_links = links_of(span)
         links = self._scrub_links(span_links) if span_links else None
         status = self._scrub_status(span.status)
         if attributes is None and events is None and links is None and status is None:

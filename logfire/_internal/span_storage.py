@@ -18,14 +18,16 @@ a valid attribute value. Here the plain dict inside `BoundedAttributes` is read,
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.trace import ReadableSpan, Span, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, TracerProvider
+from opentelemetry.sdk.util import BoundedList
+from opentelemetry.trace import Link
 from opentelemetry.util.types import AttributeValue
 
-__all__ = ['attributes_of', 'set_start_attributes', 'storage_works']
+__all__ = ['attributes_of', 'events_of', 'links_of', 'set_start_attributes', 'storage_works']
 
 _EMPTY: Mapping[str, AttributeValue] = {}
 
@@ -51,9 +53,16 @@ def storage_works() -> bool:
         if stored != {'a': 1} or stored is None:
             return False
         stored['b'] = 'x'
+        span.add_event('e')
         span.end()
         ended = span._readable_span()  # pyright: ignore[reportPrivateUsage]
-        works = dict(ended.attributes or {}) == {'a': 1, 'b': 'x'} and _storage(ended) is stored
+        works = (
+            dict(ended.attributes or {}) == {'a': 1, 'b': 'x'}
+            and _storage(ended) is stored
+            and [event.name for event in events_of(ended)] == ['e']
+            and type(getattr(ended, '_events', None)) is BoundedList
+            and type(getattr(ended, '_links', None)) is BoundedList
+        )
     except Exception:
         works = False
     _STORAGE_WORKS[0] = works
@@ -74,6 +83,22 @@ def attributes_of(span: ReadableSpan) -> Mapping[str, AttributeValue]:
         return stored  # pyright: ignore[reportUnknownVariableType]  # a span copied by logfire's end transforms
     attributes = span.attributes
     return attributes if attributes is not None else _EMPTY
+
+
+def events_of(span: ReadableSpan) -> Sequence[Event]:
+    """An ended span's events, to read: without the copy under a lock that `span.events` makes."""
+    stored: Any = getattr(span, '_events', None)
+    if type(stored) is BoundedList:
+        return stored._dq  # pyright: ignore[reportAttributeAccessIssue, reportUnknownVariableType, reportUnknownMemberType]
+    return span.events
+
+
+def links_of(span: ReadableSpan) -> Sequence[Link]:
+    """An ended span's links, to read: without the copy under a lock that `span.links` makes."""
+    stored: Any = getattr(span, '_links', None)
+    if type(stored) is BoundedList:
+        return stored._dq  # pyright: ignore[reportAttributeAccessIssue, reportUnknownVariableType, reportUnknownMemberType]
+    return span.links
 
 
 def set_start_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None:

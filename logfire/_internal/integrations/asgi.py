@@ -17,6 +17,7 @@ import opentelemetry.instrumentation.asgi as otel_asgi  # pyright: ignore[report
 from asgiref import compatibility
 from opentelemetry import context as context_api
 from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.instrumentation.asgi.types import (  # pyright: ignore[reportMissingTypeStubs]
     ClientRequestHook,
     ClientResponseHook,
@@ -31,6 +32,7 @@ from ..constants import ATTRIBUTES_LOG_LEVEL_NUM_KEY, DEBUG_LEVEL
 from ..errors import report_internal_error
 from ..http_spans import HTTP_METHOD, HTTP_STATUS_CODE, STATUS_KEYS
 from ..proxy import SUPPRESS_INSTRUMENTATION_KEY
+from ..span_storage import attributes_of
 from ..settings import env_str_list
 
 if TYPE_CHECKING:
@@ -239,8 +241,7 @@ def _route(scope: Scope, span: trace.Span) -> str | None:
 
 def _span_attributes(span: trace.Span) -> Mapping[str, object]:
     """The attributes of an SDK span so far (the API's `Span` has no getter)."""
-    attributes: Mapping[str, object] | None = getattr(span, 'attributes', None)
-    return attributes or {}
+    return attributes_of(span) if isinstance(span, ReadableSpan) else {}
 
 
 def _record_unhandled(span: trace.Span, scope: Scope, exc: Exception) -> None:
