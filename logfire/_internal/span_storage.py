@@ -76,9 +76,9 @@ def attributes_of(span: ReadableSpan) -> Mapping[str, AttributeValue]:
     """
     stored: Any = getattr(span, '_attributes', None)
     if type(stored) is BoundedAttributes:
-        inner: Any = stored._dict  # pyright: ignore[reportPrivateUsage]
-        if type(inner) is dict:
-            return inner  # pyright: ignore[reportUnknownVariableType]
+        if _STORAGE_WORKS[0]:
+            inner: Any = stored._dict  # pyright: ignore[reportPrivateUsage]
+            return inner
     elif type(stored) is dict:
         return stored  # pyright: ignore[reportUnknownVariableType]  # a span copied by logfire's end transforms
     attributes = span.attributes
@@ -111,7 +111,11 @@ def set_start_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -
     if type(stored) is BoundedAttributes and stored.max_value_len is None and _STORAGE_WORKS[0]:
         inner: dict[str, AttributeValue] = stored._dict  # pyright: ignore[reportPrivateUsage]
         maxlen = stored.maxlen
-        if (maxlen is None or len(inner) + len(attributes) <= maxlen) and '' not in attributes:
+        if (
+            (maxlen is None or len(inner) + len(attributes) <= maxlen)
+            and '' not in attributes
+            and (not inner or inner.keys().isdisjoint(attributes))  # the SDK moves a key it sets again to the end
+        ):
             inner.update(attributes)  # `storage_works()` checked that `_dict` is the plain dict
             return
     span.set_attributes(attributes)
