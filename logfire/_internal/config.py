@@ -127,7 +127,9 @@ class LogfireState:
                 self.tracer_provider.set_delegate(NoOpTracerProvider(), configured=config is not None)
                 self.meter_provider.set_delegate(NoOpMeterProvider())
             else:
-                self.tracer_provider.set_delegate(pipeline.tracer_provider)
+                self.tracer_provider.set_delegate(
+                    pipeline.tracer_provider, defer_attributes=pipeline.defer_attributes
+                )
                 self.meter_provider.set_delegate(pipeline.meter_provider)
         return previous
 

@@ -23,6 +23,9 @@ from opentelemetry.metrics import _Gauge as Gauge  # OTel still marks gauges exp
 from opentelemetry.trace import Link, NoOpTracerProvider, SpanKind
 from opentelemetry.util.types import Attributes
 
+from .exporters.processors import SPAN_NOTES
+from .span_storage import plain_attributes
+
 SUPPRESS_INSTRUMENTATION_KEY = context_api._SUPPRESS_INSTRUMENTATION_KEY  # pyright: ignore[reportPrivateUsage]
 """The context key every OpenTelemetry instrumentation checks; `suppress_instrumentation()` sets it."""
 
@@ -38,11 +41,19 @@ class ProxyTracerProvider(trace.TracerProvider):
         self.configured = False
         self.generation = 0
         self.on_unconfigured_use = on_unconfigured_use
+        self.defer_attributes = False
 
-    def set_delegate(self, provider: trace.TracerProvider, *, configured: bool = True) -> None:
-        """Send every tracer's future spans to `provider`."""
+    def set_delegate(
+        self, provider: trace.TracerProvider, *, configured: bool = True, defer_attributes: bool = False
+    ) -> None:
+        """Send every tracer's future spans to `provider`.
+
+        `defer_attributes`: plain attributes may go to the span through logfire's root processor rather than the
+        SDK's validation (see `Pipeline.defer_attributes`).
+        """
         self.delegate = provider
         self.configured = configured
+        self.defer_attributes = defer_attributes
         self.generation += 1
 
     def get_tracer(
@@ -102,6 +113,16 @@ class ProxyTracer(trace.Tracer):
         provider = self._provider
         # The `tracer` property, inlined for the common case of a configured pipeline that has not changed.
         tracer = self._tracer if self._generation == provider.generation and provider.configured else self.tracer
+        if attributes and provider.defer_attributes and plain_attributes(attributes):
+            # Valid as they are: the root processor puts them into the span, skipping the SDK's validation.
+            notes = SPAN_NOTES
+            notes.pending_attributes = attributes
+            try:
+                return tracer.start_span(
+                    name, context, kind, None, links, start_time, record_exception, set_status_on_exception
+                )
+            finally:
+                notes.pending_attributes = None
         return tracer.start_span(
             name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
         )
@@ -131,9 +152,9 @@ _StartArgs = tuple[
 
 
 class CurrentSpan:
-    """What `ProxyTracer.start_as_current_span` returns: the real tracer's context manager, chosen on entry.
+    """What `ProxyTracer.start_as_current_span` returns: starts the span and makes it current on entry.
 
-    Choosing on entry (not when called) means the suppression check and the pipeline are those of the moment the
+    Starting on entry (not when called) means the suppression check and the pipeline are those of the moment the
     block runs, also for a decorated function, whose every call enters a fresh one. It costs one object, where a
     generator-based context manager around the SDK's would cost a second generator per span.
     """
@@ -148,7 +169,12 @@ class CurrentSpan:
     def __enter__(self) -> trace.Span:
         if _get_current().get(SUPPRESS_INSTRUMENTATION_KEY):
             return trace.INVALID_SPAN
-        manager = self._tracer.tracer.start_as_current_span(*self._args)
+        name, context, kind, attributes, links, start_time, record_exception, set_status, end_on_exit = self._args
+        # What the SDK's `start_as_current_span` does, with the span started by `ProxyTracer.start_span`.
+        span = self._tracer.start_span(name, context, kind, attributes, links, start_time, record_exception, set_status)
+        manager = trace.use_span(
+            span, end_on_exit=end_on_exit, record_exception=record_exception, set_status_on_exception=set_status
+        )
         self._manager = manager
         return manager.__enter__()
 

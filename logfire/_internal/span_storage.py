@@ -27,7 +27,7 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link
 from opentelemetry.util.types import AttributeValue
 
-__all__ = ['attributes_of', 'events_of', 'links_of', 'set_start_attributes', 'storage_works']
+__all__ = ['attributes_of', 'events_of', 'links_of', 'plain_attributes', 'set_start_attributes', 'storage_works']
 
 _EMPTY: Mapping[str, AttributeValue] = {}
 
@@ -99,6 +99,23 @@ def links_of(span: ReadableSpan) -> Sequence[Link]:
     if type(stored) is BoundedList:
         return stored._dq  # pyright: ignore[reportAttributeAccessIssue, reportUnknownVariableType, reportUnknownMemberType]
     return span.links
+
+
+def plain_attributes(attributes: object) -> bool:
+    """Whether `attributes` is a dict the SDK would store as it is: non-empty str keys, str/bool/int/float values.
+
+    Such attributes, given to `start_span` by any instrumentation, can skip the SDK's validation the same way as
+    those of logfire's API (a value length limit still takes the public path, in `set_start_attributes`).
+    """
+    if type(attributes) is not dict:
+        return False
+    for key, value in attributes.items():  # pyright: ignore[reportUnknownVariableType]
+        cls = type(value)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+        if (cls is not str and cls is not int and cls is not float and cls is not bool) or type(key) is not str:  # pyright: ignore[reportUnknownArgumentType]
+            return False
+        if not key:
+            return False
+    return True
 
 
 def set_start_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
