@@ -18,7 +18,7 @@ from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AttributeValue
 
 from ..errors import handle_internal_errors, report_internal_error
-from ..span_storage import set_start_attributes
+from ..span_storage import set_start_attributes, speed_up
 
 StartHook = Callable[[Span], None]
 """Mutates a just-started span (through its public setters) before any child processor sees it."""
@@ -125,6 +125,7 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Prepare the span, then tell every child it started."""
+        speed_up(span)
         notes = SPAN_NOTES
         pending = notes.pending_attributes
         if pending is not None:
