@@ -29,8 +29,6 @@ from .span_storage import attributes_of, set_start_attributes
 HTTP_METHOD: Final = ('http.method', 'http.request.method')
 HTTP_STATUS_CODE: Final = ('http.status_code', 'http.response.status_code')
 _TARGET_OLD, _PATH_NEW = 'http.target', 'url.path'
-# Bail-outs for non-HTTP spans, which are most spans.
-_PATH_KEYS: Final = frozenset({_TARGET_OLD, _PATH_NEW})
 STATUS_KEYS: Final = frozenset(HTTP_STATUS_CODE)
 _STATUS_OLD, _STATUS_NEW = HTTP_STATUS_CODE
 _SCHEME: Final = ('http.scheme', 'url.scheme')
@@ -48,13 +46,13 @@ def set_http_message(span: Span) -> None:
     if SPAN_NOTES.untouched is span:
         return  # a span of logfire's API, whose attributes always include `logfire.msg`
     attributes = attributes_of(span)
-    if not attributes or _PATH_KEYS.isdisjoint(attributes) or ATTRIBUTES_MESSAGE_KEY in attributes:
-        return
     path = attributes.get(_TARGET_OLD)
     if path is None:
         path = attributes.get(_PATH_NEW)
         if path is None:
             return  # not an HTTP server span
+    if ATTRIBUTES_MESSAGE_KEY in attributes:
+        return
     method = _first(attributes, HTTP_METHOD)
     if method is None and _first(attributes, _SCHEME) in _WEBSOCKET_SCHEMES:
         method = 'WEBSOCKET'

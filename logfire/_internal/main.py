@@ -43,7 +43,7 @@ from .constants import (
 from .errors import report_internal_error
 from .exporters.processors import SPAN_NOTES
 from .formatting import format_message, inspect_fstring
-from .http_spans import STATUS_KEYS
+from .http_spans import HTTP_STATUS_CODE
 from .instrument import instrument_decorator
 from .instrument_methods import InstrumentMethods
 from .proxy import SUPPRESS_INSTRUMENTATION_KEY
@@ -300,7 +300,7 @@ class Logfire(InstrumentMethods):
             # Between its start and its end nothing but this method holds the span, so its attributes are still those
             # the scrubber checked unless a child processor's `on_start` could have changed them. A log with an HTTP
             # status code is not noted: the level transform has to see it.
-            clean = checked_by is not None and notes.untouched is span and STATUS_KEYS.isdisjoint(otel_attributes)
+            clean = checked_by is not None and notes.untouched is span and not _has_status_code(otel_attributes)
             notes.untouched = None
             if exc_info:
                 exception = exc_info if isinstance(exc_info, BaseException) else _current_exception()
@@ -525,6 +525,10 @@ def _level_number_or_warn(level: object) -> int:
 
 def _links(links: Sequence[tuple[Any, Any]] | Sequence[Link]) -> Sequence[Link]:
     return [link if isinstance(link, Link) else Link(link[0], link[1]) for link in links]
+
+
+def _has_status_code(attributes: dict[str, AttributeValue]) -> bool:
+    return HTTP_STATUS_CODE[0] in attributes or HTTP_STATUS_CODE[1] in attributes
 
 
 def _current_exception() -> BaseException | None:

@@ -162,6 +162,8 @@ def _wants_export(config: LogfireConfig) -> bool:
 
 
 def _is_stock_sampler(sampler: object) -> bool:
-    """One of the SDK's own samplers (all the ones `OTEL_TRACES_SAMPLER` can name but a custom entry point), which
-    decide from the trace id and the parent alone."""
+    """Whether `sampler` is one of the SDK's own, which decide from the trace id and the parent alone.
+
+    All the samplers `OTEL_TRACES_SAMPLER` can name are, except a custom one loaded from an entry point.
+    """
     return type(sampler).__module__ == 'opentelemetry.sdk.trace.sampling'

@@ -142,7 +142,17 @@ class ProxyTracer(trace.Tracer):
         """Start a span in the current pipeline and make it current for the block; usable as a decorator too."""
         return CurrentSpan(
             self,
-            (name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception, end_on_exit),
+            (
+                name,
+                context,
+                kind,
+                attributes,
+                links,
+                start_time,
+                record_exception,
+                set_status_on_exception,
+                end_on_exit,
+            ),
         )
 
 

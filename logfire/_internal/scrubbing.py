@@ -21,8 +21,8 @@ from opentelemetry.util.types import AttributeValue
 from .constants import ATTRIBUTES_SCRUBBED_KEY
 from .errors import report_internal_error
 from .exporters.processors import SPAN_NOTES, copy_span
-from .span_storage import attributes_of, events_of, links_of
 from .options import ScrubbingOptions, ScrubMatch
+from .span_storage import attributes_of, events_of, links_of
 
 # (label, regex). The label is what markers say when a pattern matched inside a value.
 DEFAULT_PATTERNS: Final[tuple[tuple[str, str], ...]] = (

@@ -14,14 +14,14 @@ a valid attribute value. Here the plain dict inside `BoundedAttributes` is read,
 - only if the SDK's spans are laid out as expected, which `storage_works()` checks once with a real span.
   Otherwise (another SDK version, another span class) every helper falls back to the public API.
 
-The spans of logfire's pipeline also get a faster `set_attribute` (`speed_up`), by the same rules.
+The spans of logfire's pipeline also get a faster `set_attribute` (`_FastSetSpan`), by the same rules.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, TracerProvider
@@ -31,12 +31,13 @@ from opentelemetry.trace import Link
 from opentelemetry.util.types import AttributeValue
 
 __all__ = [
+    'FAST_SPAN_CLASS',
+    'SDK_SPAN_CLASS',
     'attributes_of',
     'events_of',
     'links_of',
     'plain_attributes',
     'set_start_attributes',
-    'speed_up',
     'storage_works',
 ]
 
@@ -109,9 +110,9 @@ class _FastSetSpan(_SdkSpan):
 
     def set_attribute(self, key: str, value: Any) -> None:
         cls = type(value)  # pyright: ignore[reportUnknownVariableType]
-        if (cls is str or cls is int or cls is bool or cls is float) and type(key) is str and key:
+        if cls is str or cls is int or cls is bool or cls is float:
             stored: Any = self._attributes
-            if stored.max_value_len is None:
+            if stored.max_value_len is None and type(key) is str and key:
                 with self._lock:
                     if self._end_time is None:  # pyright: ignore[reportUnnecessaryComparison]  # None until it ends
                         inner: dict[str, AttributeValue] = stored._dict
@@ -125,10 +126,9 @@ class _FastSetSpan(_SdkSpan):
         super().set_attribute(key, value)
 
 
-def speed_up(span: Span) -> None:
-    """Give a span of the SDK's own class the faster `set_attribute` of `_FastSetSpan`, if `storage_works()`."""
-    if type(span) is _SdkSpan and _STORAGE_WORKS[0]:
-        span.__class__ = _FastSetSpan
+SDK_SPAN_CLASS: Final = _SdkSpan
+FAST_SPAN_CLASS: Final = _FastSetSpan
+"""The root processor turns each span of `SDK_SPAN_CLASS` into one of `FAST_SPAN_CLASS` when `storage_works()`."""
 
 
 def attributes_of(span: ReadableSpan) -> Mapping[str, AttributeValue]:

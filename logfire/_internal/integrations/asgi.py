@@ -17,12 +17,12 @@ import opentelemetry.instrumentation.asgi as otel_asgi  # pyright: ignore[report
 from asgiref import compatibility
 from opentelemetry import context as context_api
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.instrumentation.asgi.types import (  # pyright: ignore[reportMissingTypeStubs]
     ClientRequestHook,
     ClientResponseHook,
     ServerRequestHook,
 )
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.util.http import ExcludeList, sanitize_method
 from opentelemetry.util.types import Attributes
@@ -32,8 +32,8 @@ from ..constants import ATTRIBUTES_LOG_LEVEL_NUM_KEY, DEBUG_LEVEL
 from ..errors import report_internal_error
 from ..http_spans import HTTP_METHOD, HTTP_STATUS_CODE, STATUS_KEYS
 from ..proxy import SUPPRESS_INSTRUMENTATION_KEY
-from ..span_storage import attributes_of
 from ..settings import env_str_list
+from ..span_storage import attributes_of
 
 if TYPE_CHECKING:
     from ..main import Logfire
@@ -142,7 +142,7 @@ class LogfireASGIMiddleware(otel_asgi.OpenTelemetryMiddleware):
         if action == 'suppress':
             with _suppressed():
                 return await self.wrapped_app(scope, receive, send)
-        await super().__call__(scope, receive, send)
+        await _OTEL_CALL(self, scope, receive, send)
 
     def _action(self, scope: Scope) -> Literal['pass', 'suppress', 'instrument']:
         try:
@@ -156,6 +156,10 @@ class LogfireASGIMiddleware(otel_asgi.OpenTelemetryMiddleware):
         except Exception as exc:
             report_internal_error('ASGI request filter', exc)
         return 'instrument'
+
+
+_OTEL_CALL: Final = otel_asgi.OpenTelemetryMiddleware.__call__
+"""The middleware's own `__call__`, called directly: `super()` would build a proxy object per request."""
 
 
 def _full_url(scope: Scope) -> str:
