@@ -18,7 +18,7 @@ Status = Literal['ok', 'over', 'failed', 'pending']
 class Mode:
     """How hard to measure: `smoke` runs each side once on a few operations, only to prove the case works."""
 
-    rounds: int = 15
+    rounds: int = 31
     batch_seconds: float = 0.03
     smoke: bool = False
 

@@ -1,7 +1,7 @@
 """Run the benchmarks, print the table and write `benchmarks/results.json`.
 
     python -m benchmarks.run                  # every case (what `make bench` runs)
-    python -m benchmarks.run -k span -r 15    # cases whose name contains 'span', 15 rounds
+    python -m benchmarks.run -k span -r 9     # cases whose name contains 'span', 9 rounds
     python -m benchmarks.run --smoke          # each case once on a few operations: does it work?
 
 Every number is a ratio against a baseline measured in the same run, interleaved round by round, so a busy
@@ -146,7 +146,7 @@ def write_results(results: Sequence[Result], mode: Mode, path: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='python -m benchmarks.run', description=(__doc__ or '').split('\n\n')[0])
     parser.add_argument('-k', '--filter', default='', help='only cases whose name contains this')
-    parser.add_argument('-r', '--rounds', type=int, default=15, help='interleaved rounds per case (at least 5)')
+    parser.add_argument('-r', '--rounds', type=int, default=31, help='interleaved rounds per case (at least 5)')
     parser.add_argument('--smoke', action='store_true', help='run each case once, tiny, without judging budgets')
     parser.add_argument('--output', type=Path, default=RESULTS_PATH, help='where to write the JSON results')
     parser.add_argument('--strict', action='store_true', help='exit non-zero when a budget is exceeded')

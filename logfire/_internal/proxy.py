@@ -177,6 +177,8 @@ class CurrentSpan:
         self._manager: AbstractContextManager[trace.Span] | None = None
 
     def __enter__(self) -> trace.Span:
+        if self._manager is not None:
+            raise RuntimeError('this start_as_current_span() block is already running; call it again for a new span')
         if _get_current().get(SUPPRESS_INSTRUMENTATION_KEY):
             return trace.INVALID_SPAN
         name, context, kind, attributes, links, start_time, record_exception, set_status, end_on_exit = self._args

@@ -126,6 +126,10 @@ class _FastSetSpan(_SdkSpan):
         super().set_attribute(key, value)
 
 
+# A span's repr (and `type(span).__name__`) stays what the SDK's own class shows.
+_FastSetSpan.__name__ = _SdkSpan.__name__
+_FastSetSpan.__qualname__ = _SdkSpan.__qualname__
+
 SDK_SPAN_CLASS: Final = _SdkSpan
 FAST_SPAN_CLASS: Final = _FastSetSpan
 """The root processor turns each span of `SDK_SPAN_CLASS` into one of `FAST_SPAN_CLASS` when `storage_works()`."""

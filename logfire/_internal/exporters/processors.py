@@ -127,7 +127,7 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Prepare the span, then tell every child it started."""
         if type(span) is SDK_SPAN_CLASS and self.fast_spans:
-            span.__class__ = FAST_SPAN_CLASS  # see `span_storage.speed_up`
+            span.__class__ = FAST_SPAN_CLASS  # a faster `set_attribute`, see `span_storage`
         notes = SPAN_NOTES
         pending = notes.pending_attributes
         if pending is not None:
