@@ -24,8 +24,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, TracerProvider
 from opentelemetry.sdk.trace import _Span as _SdkSpan  # pyright: ignore[reportPrivateUsage]
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link
 from opentelemetry.util.types import AttributeValue
@@ -58,7 +60,7 @@ def _storage(span: ReadableSpan) -> dict[str, AttributeValue] | None:
 def storage_works() -> bool:
     """Whether this SDK stores span attributes as expected: checked on a real span, once per process."""
     try:
-        provider = TracerProvider(shutdown_on_exit=False)
+        provider = TracerProvider(sampler=ALWAYS_ON, resource=Resource.get_empty(), shutdown_on_exit=False)
         span = provider.get_tracer('logfire.span_storage').start_span('probe', attributes={'a': 1})
         assert isinstance(span, Span)
         stored = _storage(span)
