@@ -28,6 +28,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind, StatusCode, TraceState
 from opentelemetry.util.types import Attributes, AttributeValue
@@ -461,7 +462,7 @@ def test_only_plain_attributes_are_deferred_past_the_sampler(defer: bool) -> Non
         [('a', 1), ('b', 'x')],
         [('a', ('x', 'y')), ('b', 1)],
     ]
-    assert SPAN_NOTES.pending_attributes is None
+    assert SPAN_NOTES.starting is None
 
 
 def test_nothing_stays_pending_after_a_suppressed_instrumentation_span(capfire: CaptureLogfire) -> None:
@@ -711,7 +712,7 @@ def test_start_as_current_span_inside_suppress_instrumentation_records_nothing(c
             assert decorated() is outer
             assert trace.get_current_span() is outer
         assert outer.is_recording()
-        assert SPAN_NOTES.pending_attributes is None
+        assert SPAN_NOTES.starting is None
     [exported] = capfire.exporter.exported_spans
     assert exported.name == 'outer'
     assert exported.events == ()
@@ -909,3 +910,100 @@ def test_a_processor_added_later_that_changes_spans_at_start_is_scrubbed_after(c
     assert instrumented.name == 'instrumented'
     for exported in (log, instrumented):
         assert (exported.attributes or {})['password'] == marker('password')
+
+
+# --- found in review: what the fast paths must not change -------------------------------------------------------
+
+
+def test_attributes_set_before_the_block_with_odd_keys_are_scrubbed_and_valid(capfire: CaptureLogfire) -> None:
+    span = logfire.span('prepared')
+    span.set_attributes({'password': 'hunter2', 1: 'x'})  # pyright: ignore[reportArgumentType]
+    with span:
+        pass
+    [exported] = capfire.exporter.exported_spans
+    attributes = dict(exported.attributes or {})
+    assert attributes['password'] == marker('password')
+    assert attributes['1'] == 'x'
+    assert json.loads(str(attributes['logfire.json_schema']))['properties'] == {'password': {}, '1': {}}
+
+
+class _Team(enum.Enum):
+    A = 'a'
+
+
+def test_tags_that_are_not_str_are_exported_as_str(capfire: CaptureLogfire) -> None:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    team: Any = _Team.A
+    logfire.with_tags(team).info('tagged', _tags=[3])  # pyright: ignore[reportArgumentType]
+    with logfire.with_tags(team).span('span'):
+        pass
+    spans = capfire.exporter.exported_spans
+    assert [(span.attributes or {})['logfire.tags'] for span in spans] == [('_Team.A', '3'), ('_Team.A',)]
+    request = encode_spans(spans)
+    [tags] = [
+        attribute.value.array_value
+        for attribute in request.resource_spans[0].scope_spans[0].spans[0].attributes
+        if attribute.key == 'logfire.tags'
+    ]
+    assert [value.string_value for value in tags.values] == ['_Team.A', '3']
+
+
+class _StartsSpansWhileAnotherStarts(RandomIdGenerator):
+    """An id generator that makes spans of its own, as a logging handler called by the SDK during `start_span` might."""
+
+    def __init__(self) -> None:
+        self.inside = False
+        self.lf: logfire.Logfire | None = None
+
+    def generate_span_id(self) -> int:
+        if not self.inside and self.lf is not None:
+            self.inside = True
+            try:
+                self.lf.info('inner {y}', y=2)
+                tracer = self.lf.config.tracer_provider.get_tracer('other')
+                tracer.start_span('listed', attributes={'lines': ['a', 'b']}).end()  # not deferred
+            finally:
+                self.inside = False
+        return super().generate_span_id()
+
+
+def test_a_span_started_while_another_starts_neither_takes_nor_loses_attributes() -> None:
+    exporter = TestExporter()
+    generator = _StartsSpansWhileAnotherStarts()
+    lf = logfire.configure(
+        local=True,
+        send_to_logfire=False,
+        console=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        advanced=logfire.AdvancedOptions(id_generator=generator),
+    )
+    try:
+        generator.lf = lf
+        lf.info('outer {password}', password='hunter2')
+        with lf.span('span {x}', x=1):
+            pass
+    finally:
+        generator.lf = None
+        lf.shutdown()
+    by_name: dict[str, dict[str, AttributeValue]] = {}
+    for span in exporter.exported_spans:
+        by_name.setdefault(span.name, dict(span.attributes or {}))
+    assert by_name['listed'] == {'lines': ('a', 'b')}
+    assert by_name['inner {y}']['logfire.msg'] == 'inner 2'
+    assert 'password' not in by_name['inner {y}']
+    assert by_name['outer {password}']['password'] == marker('password')
+    assert by_name['outer {password}']['logfire.msg'] == f'outer {marker("password")}'
+    assert by_name['span {x}']['logfire.msg'] == 'span 1'
+    assert SPAN_NOTES.starting is None
+
+
+def test_an_int_enum_status_code_still_levels_the_span(capfire: CaptureLogfire) -> None:
+    from http import HTTPStatus
+
+    tracer = logfire.DEFAULT_LOGFIRE_INSTANCE.config.tracer_provider.get_tracer('server')
+    span = tracer.start_span('GET', kind=SpanKind.SERVER, attributes={'http.method': 'GET', 'http.target': '/missing'})
+    span.set_attribute('http.status_code', HTTPStatus.NOT_FOUND)
+    span.end()
+    [exported] = capfire.exporter.exported_spans
+    assert (exported.attributes or {})['logfire.level_num'] == 13

@@ -455,6 +455,13 @@ def _kinds_schema(keys: tuple[str, ...], kinds: tuple[tuple[str, str], ...]) -> 
     return _dumps({'type': 'object', 'properties': properties})
 
 
+def tag_values(tags: Sequence[object]) -> tuple[str, ...]:
+    """The `logfire.tags` value: each tag as a str (as the SDK would store it), duplicates dropped, order kept."""
+    if all(type(tag) is str for tag in tags):
+        return tuple(dict.fromkeys(cast('Sequence[str]', tags)))
+    return tuple(dict.fromkeys(str(tag) for tag in tags))
+
+
 def prepare_attributes(attributes: Mapping[str, Any]) -> tuple[dict[str, AttributeValue], str | None]:
     """Turn user attributes into OTel span attributes plus the `logfire.json_schema` value describing them.
 

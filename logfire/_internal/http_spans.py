@@ -82,7 +82,7 @@ def set_http_level(span: ReadableSpan) -> ReadableSpan:
     if _is_websocket(attributes):
         # OTel's middleware reports 200 for each websocket message; a websocket has no HTTP status.
         return _with_attributes(span, {k: v for k, v in attributes.items() if k not in HTTP_STATUS_CODE})
-    if type(code) is not int or ATTRIBUTES_LOG_LEVEL_NUM_KEY in attributes:
+    if not isinstance(code, int) or ATTRIBUTES_LOG_LEVEL_NUM_KEY in attributes:
         return span
     if code >= 500 or span.status.status_code is StatusCode.ERROR:
         level = ERROR_LEVEL

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.context import Context
 
-from .attributes import prepare_attributes
+from .attributes import prepare_attributes, tag_values
 from .constants import (
     ATTRIBUTES_JSON_SCHEMA_KEY,
     ATTRIBUTES_MESSAGE_KEY,
@@ -57,7 +57,7 @@ def instrument_decorator(
         static[ATTRIBUTES_MESSAGE_TEMPLATE_KEY] = template
         static[ATTRIBUTES_SPAN_TYPE_KEY] = 'span'
         if logfire._tags:  # pyright: ignore[reportPrivateUsage]
-            static[ATTRIBUTES_TAGS_KEY] = logfire._tags  # pyright: ignore[reportPrivateUsage]
+            static[ATTRIBUTES_TAGS_KEY] = tag_values(logfire._tags)  # pyright: ignore[reportPrivateUsage]
         signature = _signature(func) if extract_args else None
         wanted = None if isinstance(extract_args, bool) else frozenset(extract_args)
 

@@ -23,7 +23,7 @@ from opentelemetry.metrics import _Gauge as Gauge
 from opentelemetry.trace import Link, NoOpTracer, SpanKind, Status, StatusCode
 
 from ..version import VERSION
-from .attributes import prepare_attributes
+from .attributes import prepare_attributes, tag_values
 from .config import GLOBAL_STATE, LogfireState
 from .constants import (
     ATTRIBUTES_DISABLE_CONSOLE_KEY,
@@ -41,7 +41,7 @@ from .constants import (
     LevelName,
 )
 from .errors import report_internal_error
-from .exporters.processors import SPAN_NOTES
+from .exporters.processors import SPAN_NOTES, Starting
 from .formatting import format_message, inspect_fstring
 from .http_spans import HTTP_STATUS_CODE
 from .instrument import instrument_decorator
@@ -159,7 +159,7 @@ class Logfire(InstrumentMethods):
             otel_attributes[ATTRIBUTES_JSON_SCHEMA_KEY] = schema
         all_tags = self._tags + tuple(tags) if tags else self._tags
         if all_tags:
-            otel_attributes[ATTRIBUTES_TAGS_KEY] = tuple(dict.fromkeys(all_tags))
+            otel_attributes[ATTRIBUTES_TAGS_KEY] = tag_values(all_tags)
         if not self._console_log:
             otel_attributes[ATTRIBUTES_DISABLE_CONSOLE_KEY] = True
         return msg_template, otel_attributes, checked_by
@@ -287,16 +287,15 @@ class Logfire(InstrumentMethods):
             generator = state.ns_timestamp_generator
             timestamp = generator() if generator else time_ns()  # one instant: a log has zero duration
             notes = SPAN_NOTES
-            notes.prechecked_by = checked_by
             deferred = state.defer_attributes
-            if deferred:
-                notes.pending_attributes = otel_attributes
+            previous = notes.starting
+            notes.starting = Starting(template, otel_attributes if deferred else None, checked_by)
             try:
                 span = self._tracer.start_span(
                     template, None, _INTERNAL, None if deferred else otel_attributes, None, timestamp
                 )
             finally:
-                notes.prechecked_by = notes.pending_attributes = None
+                notes.starting = previous
             # Between its start and its end nothing but this method holds the span, so its attributes are still those
             # the scrubber checked unless a child processor's `on_start` could have changed them. A log with an HTTP
             # status code is not noted: the level transform has to see it.

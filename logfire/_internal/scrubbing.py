@@ -447,10 +447,13 @@ class Scrubber:
             return self._scrub_ended_span(span)
         except Exception as exc:
             report_internal_error('scrubbing', exc)
-            attributes = {
-                k: v if _is_safe_key(k) else marker('an error while scrubbing')
-                for k, v in (span.attributes or {}).items()
-            }
+            try:
+                attributes = {
+                    k: v if _is_safe_key(k) else marker('an error while scrubbing')
+                    for k, v in (span.attributes or {}).items()
+                }
+            except Exception:  # nothing is known to be safe, so nothing is sent
+                attributes = {}
             return copy_span(span, attributes=attributes, events=(), links=(), status=Status(span.status.status_code))
 
     def _scrub_ended_span(self, span: ReadableSpan) -> ReadableSpan:
@@ -569,8 +572,8 @@ class Scrubber:
         return masked if masked is not None else attributes
 
 
-def _is_safe_key(key: str) -> bool:
-    return key in SAFE_KEYS or key.startswith(SAFE_PREFIXES)
+def _is_safe_key(key: object) -> bool:
+    return isinstance(key, str) and (key in SAFE_KEYS or key.startswith(SAFE_PREFIXES))
 
 
 def _message_text(value: Any) -> str | None:

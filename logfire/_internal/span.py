@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Status, StatusCode
 from opentelemetry.util import types as otel_types
 
-from .attributes import prepare_attributes
+from .attributes import prepare_attributes, tag_values
 from .constants import (
     ATTRIBUTES_JSON_SCHEMA_KEY,
     ATTRIBUTES_LOG_LEVEL_NUM_KEY,
@@ -25,7 +25,7 @@ from .constants import (
     LevelName,
 )
 from .errors import handle_internal_errors
-from .exporters.processors import SPAN_NOTES
+from .exporters.processors import SPAN_NOTES, Starting
 
 if TYPE_CHECKING:
     from .config import LogfireState
@@ -41,7 +41,18 @@ class LogfireSpan:
     propagates unchanged.
     """
 
-    __slots__ = ('_attributes', '_checked_by', '_context', '_links', '_name', '_span', '_state', '_token', '_tracer')
+    __slots__ = (
+        '_attributes',
+        '_checked_by',
+        '_context',
+        '_links',
+        '_name',
+        '_plain',
+        '_span',
+        '_state',
+        '_token',
+        '_tracer',
+    )
 
     def __init__(
         self,
@@ -63,6 +74,8 @@ class LogfireSpan:
         self._token: object = None
         # The scrubber that found `attributes` clean, if one did; its start hook then skips them.
         self._checked_by = checked_by
+        # Whether `attributes` are still only what logfire's API made valid (see `span_storage`).
+        self._plain = True
         # None: the current context is the parent; an empty Context starts a new trace.
         self._context = context
 
@@ -71,10 +84,11 @@ class LogfireSpan:
             generator = self._state.ns_timestamp_generator
             start_time = generator() if generator else None
             notes = SPAN_NOTES
-            notes.prechecked_by = self._checked_by
-            deferred = self._state.defer_attributes
-            if deferred:
-                notes.pending_attributes = self._attributes  # copied into the span by the root processor
+            # Attributes set before the block (`set_attribute`, `tags`, `message`) may be anything: those go
+            # through the SDK's validation.
+            deferred = self._state.defer_attributes and self._plain
+            previous = notes.starting
+            notes.starting = Starting(self._name, self._attributes if deferred else None, self._checked_by)
             try:
                 span = self._tracer.start_span(
                     self._name,
@@ -88,7 +102,8 @@ class LogfireSpan:
                 )
             finally:
                 # The block's code can change the span, so its end scrub always runs: nothing more to note.
-                notes.prechecked_by = notes.untouched = notes.pending_attributes = None
+                notes.starting = previous
+                notes.untouched = None
             self._span = span
             self._token = context_api.attach(trace.set_span_in_context(span))
         return self
@@ -145,7 +160,7 @@ class LogfireSpan:
 
     @tags.setter
     def tags(self, tags: Sequence[str]) -> None:
-        self._set(ATTRIBUTES_TAGS_KEY, tuple(tags))
+        self._set(ATTRIBUTES_TAGS_KEY, tag_values(tags))
 
     def _get(self, key: str, default: Any) -> Any:
         return self._attributes.get(key, default)
@@ -153,6 +168,7 @@ class LogfireSpan:
     def _set(self, key: str, value: otel_types.AttributeValue) -> None:
         self._attributes[key] = value
         self._checked_by = None
+        self._plain = False
         if self._span is not None:
             self._span.set_attribute(key, value)
 
@@ -163,6 +179,8 @@ class LogfireSpan:
     def set_attributes(self, attributes: dict[str, Any]) -> None:
         """Set several attributes at once, encoded as `set_attribute` does."""
         with handle_internal_errors('set_attributes'):
+            if not all(type(key) is str for key in attributes):
+                attributes = {str(key): value for key, value in attributes.items()}  # as `log()` does
             encoded, schema = prepare_attributes(attributes)
             for key, value in encoded.items():
                 self._set(key, value)

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor, SynchronousMultiSpanProcessor
@@ -30,12 +30,14 @@ _F = TypeVar('_F', bound=Callable[..., Any])
 class _SpanNotes(threading.local):
     """What logfire's span API and the root processor's hooks tell each other about the spans of this thread."""
 
-    pending_attributes: Mapping[str, AttributeValue] | None = None
-    """Set by the API around `start_span` of a span it started without attributes: the root processor adds these
-    before anything else sees the span (see `span_storage`)."""
+    starting: Starting | None = None
+    """Set by the API (and the proxy tracer) around `start_span`: what the root processor needs to know about the
+    span it starts. Only the span with that very name object takes it, so a span started in between (from a logging
+    handler the SDK calls, a signal handler, a processor's `on_start`) neither takes nor loses it; whoever sets it
+    restores the previous value afterwards."""
     prechecked_by: Any = None
-    """Set by the API around `start_span`: the scrubber that found the new span's attributes clean. Its start hook
-    consumes it, so a span started from inside another processor's `on_start` is not mistaken for this one."""
+    """Set by the root processor, from `starting`, while its start hooks run: the scrubber that found the new span's
+    attributes clean. The scrubber's start hook consumes it."""
     untouched: Span | None = None
     """The live span of logfire's API whose start scrub was skipped, until something other than logfire's own start
     hooks may have changed it: the root processor clears it before a child processor whose `on_start` might."""
@@ -43,6 +45,18 @@ class _SpanNotes(threading.local):
     """Set by the API around `end()` of a log still `untouched` that was given nothing since, and that has no HTTP
     status code: the scrubber that checked it at start may hand it on without looking again, and the HTTP level
     transform has nothing to do."""
+
+
+class Starting(NamedTuple):
+    """What logfire's API tells the root processor about a span it is starting (see `_SpanNotes.starting`)."""
+
+    name: str
+    """The name given to `start_span`: the span whose `name` is this very object is the one meant."""
+    attributes: Mapping[str, AttributeValue] | None
+    """Attributes the API started the span without, valid as they are: the root processor adds them before
+    anything else sees the span (see `span_storage`)."""
+    checked_by: Any
+    """The scrubber that found those attributes clean, if one did: the span's start scrub is skipped."""
 
 
 SPAN_NOTES: Final = _SpanNotes()
@@ -129,18 +143,23 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
         if type(span) is SDK_SPAN_CLASS and self.fast_spans:
             span.__class__ = FAST_SPAN_CLASS  # a faster `set_attribute`, see `span_storage`
         notes = SPAN_NOTES
-        pending = notes.pending_attributes
-        if pending is not None:
-            notes.pending_attributes = None
-            try:
-                set_start_attributes(span, pending)
-            except Exception as exc:
-                report_internal_error('span attributes', exc)
+        starting = notes.starting
+        checked_by = None
+        if starting is not None and starting.name is span.name:
+            notes.starting = None
+            if starting.attributes is not None:
+                try:
+                    set_start_attributes(span, starting.attributes)
+                except Exception as exc:
+                    report_internal_error('span attributes', exc)
+            checked_by = notes.prechecked_by = starting.checked_by
         for hook in self.start_hooks:
             try:
                 hook(span)
             except Exception as exc:
                 report_internal_error('span start hook', exc)
+        if checked_by is not None:
+            notes.prechecked_by = None  # consumed by the scrubber's hook, unless it is another pipeline's
         if self._children_may_change:
             notes.untouched = None
         for child in self.children:
