@@ -395,3 +395,53 @@ def test_exception_status_description_follows_the_exception_rules() -> None:
     [span] = exporter.exported_spans
     assert span.status.description == "[Scrubbed due to 'acct-\\d+']"
     lf.shutdown()
+
+
+class _ReadsOnStart(SpanProcessor):
+    """A processor that reads spans when they start, as the console does."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.seen.append(dict(span.attributes or {}))
+
+
+@pytest.mark.parametrize('observed', [True, False], ids=['read at start', 'read only at end'])
+@pytest.mark.parametrize('query', [f'password={SECRET}', 'page=2', ''], ids=['secret query', 'query', 'no query'])
+def test_http_server_spans_are_scrubbed_whoever_reads_them_first(observed: bool, query: str) -> None:
+    from opentelemetry.trace import SpanKind
+
+    exporter = TestExporter()
+    reader = _ReadsOnStart()
+    processors: list[SpanProcessor] = (
+        [reader, SimpleSpanProcessor(exporter)] if observed else [SimpleSpanProcessor(exporter)]
+    )
+    lf = logfire.configure(local=True, console=False, send_to_logfire=False, additional_span_processors=processors)
+    try:
+        url = f'http://127.0.0.1:8000/login?{query}' if query else 'http://127.0.0.1:8000/login'
+        attributes = {
+            'http.method': 'POST',
+            'http.target': '/login',
+            'http.url': url,
+            'http.request.header.authorization': (f'Bearer {SECRET}',),
+            'api_key': SECRET,
+        }
+        lf.config.tracer_provider.get_tracer('server').start_span(
+            'POST', kind=SpanKind.SERVER, attributes=attributes
+        ).end()
+    finally:
+        lf.shutdown()
+    [span] = exporter.exported_spans
+    exported = dict(span.attributes or {})
+    assert SECRET not in json.dumps(exported, default=str)
+    expected_query = {
+        f'password={SECRET}': ' ? password="[Scrubbed due to \'password\']"',
+        'page=2': " ? page='2'",
+        '': '',
+    }[query]
+    assert exported['logfire.msg'] == f'POST /login{expected_query}'
+    if observed:
+        [at_start] = reader.seen
+        assert SECRET not in json.dumps(at_start, default=str)
+        assert at_start['logfire.msg'] == exported['logfire.msg']

@@ -22,8 +22,8 @@ from .constants import (
     ERROR_LEVEL,
     WARN_LEVEL,
 )
-from .exporters.processors import SPAN_NOTES, copy_span
-from .span_storage import attributes_of, set_start_attributes
+from .exporters.processors import copy_span
+from .span_storage import set_start_attributes
 
 # Old (default) and stable generations of the HTTP semantic conventions.
 HTTP_METHOD: Final = ('http.method', 'http.request.method')
@@ -38,14 +38,11 @@ _WEBSOCKET_SCHEMES: Final = frozenset({'ws', 'wss'})
 _MAX_QUERY_PART: Final = 20
 
 
-def set_http_message(span: Span) -> None:
+def set_http_message(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
     """Start hook: give an HTTP server span a message such as `GET /users ? page='2'`.
 
     Spans with a message already (all of logfire's own) are left alone.
     """
-    if SPAN_NOTES.untouched is span:
-        return  # a span of logfire's API, whose attributes always include `logfire.msg`
-    attributes = attributes_of(span)
     path = attributes.get(_TARGET_OLD)
     if path is None:
         path = attributes.get(_PATH_NEW)
@@ -66,14 +63,11 @@ def set_http_message(span: Span) -> None:
     set_start_attributes(span, added)
 
 
-def set_http_level(span: ReadableSpan) -> ReadableSpan:
+def set_http_level(span: ReadableSpan, attributes: Mapping[str, AttributeValue]) -> ReadableSpan:
     """End transform: 5xx is level error, 4xx is warn; websocket spans lose the status code OTel gives them.
 
     A level set explicitly (e.g. debug on ASGI send/receive spans) is kept.
     """
-    if SPAN_NOTES.ending_clean is not None:
-        return span  # a log of logfire's API without a status code
-    attributes = attributes_of(span)
     code = attributes.get(_STATUS_OLD)
     if code is None:
         code = attributes.get(_STATUS_NEW)

@@ -41,7 +41,7 @@ from .constants import (
     LevelName,
 )
 from .errors import report_internal_error
-from .exporters.processors import SPAN_NOTES, Starting
+from .exporters.processors import SPAN_NOTES
 from .formatting import format_message, inspect_fstring
 from .http_spans import HTTP_STATUS_CODE
 from .instrument import instrument_decorator
@@ -289,7 +289,7 @@ class Logfire(InstrumentMethods):
             notes = SPAN_NOTES
             deferred = state.defer_attributes
             previous = notes.starting
-            notes.starting = Starting(template, otel_attributes if deferred else None, checked_by)
+            notes.starting = (template, otel_attributes if deferred else None, checked_by)
             try:
                 span = self._tracer.start_span(
                     template, None, _INTERNAL, None if deferred else otel_attributes, None, timestamp

@@ -125,8 +125,10 @@ def build_pipeline(config: LogfireConfig) -> Pipeline:
     scrubber = config.scrubber
     root = RootSpanProcessor(
         children,
-        [scrubber.scrub_started_span, *start_hooks(config)],
+        start_hooks(config),
         [*end_transforms(config), scrubber.scrub_ended_span],
+        start_scrub=scrubber.scrub_started_span,
+        scrubber=scrubber,
     )
     sampler = ParentBased(TraceIdRatioBased(settings.trace_sample_rate)) if settings.trace_sample_rate < 1 else None
     tracer_provider = TracerProvider(

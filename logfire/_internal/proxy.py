@@ -23,7 +23,7 @@ from opentelemetry.metrics import _Gauge as Gauge  # OTel still marks gauges exp
 from opentelemetry.trace import Link, NoOpTracerProvider, SpanKind
 from opentelemetry.util.types import Attributes
 
-from .exporters.processors import SPAN_NOTES, Starting
+from .exporters.processors import SPAN_NOTES
 from .span_storage import plain_attributes
 
 SUPPRESS_INSTRUMENTATION_KEY = context_api._SUPPRESS_INSTRUMENTATION_KEY  # pyright: ignore[reportPrivateUsage]
@@ -117,7 +117,7 @@ class ProxyTracer(trace.Tracer):
             # Valid as they are: the root processor puts them into the span, skipping the SDK's validation.
             notes = SPAN_NOTES
             previous = notes.starting
-            notes.starting = Starting(name, attributes, None)
+            notes.starting = (name, attributes, None)
             try:
                 return tracer.start_span(
                     name, context, kind, None, links, start_time, record_exception, set_status_on_exception

@@ -418,14 +418,25 @@ class Scrubber:
 
     # ---- spans ------------------------------------------------------------------------------------
 
-    def scrub_started_span(self, span: Span) -> None:
-        """Scrub a live span's start attributes in place, so `on_start` consumers (the console) see no secrets."""
-        notes = SPAN_NOTES
-        if notes.prechecked_by is self:
-            notes.prechecked_by = None
-            notes.untouched = span
+    def scrub_started_span(
+        self,
+        span: Span,
+        attributes: Mapping[str, AttributeValue],
+        observed: bool = True,
+        checked_by: object = None,
+    ) -> None:
+        """Scrub a live span's start attributes in place, so `on_start` consumers (the console) see no secrets.
+
+        `attributes` are the span's (a live view). Unless `observed` (some processor reads spans when they start),
+        only spans whose URL attributes hold a query are scrubbed now: the HTTP message is made from those, and
+        nothing else reads the others before the span ends, when they are all scrubbed. Attributes this scrubber
+        checked before the span started (`checked_by`) are not checked again.
+        """
+        if checked_by is self:
+            SPAN_NOTES.untouched = span
             return
-        attributes = attributes_of(span)
+        if not observed and not _url_with_query(attributes):
+            return
         if not self.may_change(attributes):
             return
         try:
@@ -437,14 +448,16 @@ class Scrubber:
         if scrubbed is not None:
             span.set_attributes({k: v for k, v in scrubbed.items() if attributes.get(k) is not v})
 
-    def scrub_ended_span(self, span: ReadableSpan) -> ReadableSpan:
+    def scrub_ended_span(
+        self, span: ReadableSpan, attributes: Mapping[str, AttributeValue] | None = None
+    ) -> ReadableSpan:
         """Return `span`, or a copy with scrubbed attributes, events, links and status.
 
         Fails closed: if scrubbing itself raises (say, in the user's callback), every value that could hold a
         secret is redacted rather than sent as it is.
         """
         try:
-            return self._scrub_ended_span(span)
+            return self._scrub_ended_span(span, attributes_of(span) if attributes is None else attributes)
         except Exception as exc:
             report_internal_error('scrubbing', exc)
             try:
@@ -456,17 +469,8 @@ class Scrubber:
                 attributes = {}
             return copy_span(span, attributes=attributes, events=(), links=(), status=Status(span.status.status_code))
 
-    def _scrub_ended_span(self, span: ReadableSpan) -> ReadableSpan:
-        """Return `span`, or a copy with scrubbed attributes, events, links and status.
-
-        A log of logfire's API that this scrubber found clean when it started, and that nothing could change since
-        (see `SPAN_NOTES.ending_clean`), is handed on as it is.
-        """
-        notes = SPAN_NOTES
-        if notes.ending_clean is self:
-            notes.ending_clean = None
-            return span
-        span_attributes = attributes_of(span)
+    def _scrub_ended_span(self, span: ReadableSpan, span_attributes: Mapping[str, AttributeValue]) -> ReadableSpan:
+        """Return `span`, or a copy with scrubbed attributes, events, links and status."""
         attributes = None
         if self.may_change(span_attributes):
             attributes = self._scrub_attributes(span_attributes)
@@ -570,6 +574,15 @@ class Scrubber:
                     masked = dict(attributes)
                 masked[key] = self._decide((key,), value, match, reason)[1]
         return masked if masked is not None else attributes
+
+
+def _url_with_query(attributes: Mapping[str, AttributeValue]) -> bool:
+    """Whether a URL attribute holds a `=`: the only URL values scrubbing can change are queries."""
+    for key in URL_KEYS:
+        value = attributes.get(key)
+        if isinstance(value, str) and '=' in value:
+            return True
+    return False
 
 
 def _is_safe_key(key: object) -> bool:

@@ -25,7 +25,7 @@ from .constants import (
     LevelName,
 )
 from .errors import handle_internal_errors
-from .exporters.processors import SPAN_NOTES, Starting
+from .exporters.processors import SPAN_NOTES
 
 if TYPE_CHECKING:
     from .config import LogfireState
@@ -88,7 +88,7 @@ class LogfireSpan:
             # through the SDK's validation.
             deferred = self._state.defer_attributes and self._plain
             previous = notes.starting
-            notes.starting = Starting(self._name, self._attributes if deferred else None, self._checked_by)
+            notes.starting = (self._name, self._attributes if deferred else None, self._checked_by)
             try:
                 span = self._tracer.start_span(
                     self._name,

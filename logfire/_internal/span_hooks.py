@@ -16,6 +16,10 @@ def start_hooks(config: LogfireConfig) -> list[StartHook]:
 
     `set_http_message` gives HTTP server spans a `logfire.msg` such as `GET /path ? q='1'`, before the
     console prints the span's start line. Other spans cost it a dict lookup or two.
+
+    They run after the start scrub, which skips spans no child processor reads at start unless their URL
+    attributes hold a query (see `Scrubber.scrub_started_span`): a hook that derives attributes from others must
+    only read ones that scrubbing changes no further than that.
     """
     return [set_http_message]
 

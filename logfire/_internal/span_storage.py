@@ -118,14 +118,15 @@ class _FastSetSpan(_SdkSpan):
                 with self._lock:
                     if self._end_time is None:  # pyright: ignore[reportUnnecessaryComparison]  # None until it ends
                         inner: dict[str, AttributeValue] = stored._dict
+                        # Without the attributes' own lock, which the SDK also takes: readers of a live span's
+                        # attributes copy the dict in one step, atomic under the GIL; only a deepcopy of them, made
+                        # while another thread sets one, could see the change half-way.
                         if key in inner:
-                            with stored._lock:  # as the SDK does; its deepcopy iterates under this lock
-                                del inner[key]  # as the SDK does: a key set again moves to the end
-                                inner[key] = value
+                            del inner[key]  # as the SDK does: a key set again moves to the end
+                            inner[key] = value
                             return
                         if stored.maxlen is None or len(inner) < stored.maxlen:
-                            with stored._lock:
-                                inner[key] = value
+                            inner[key] = value
                             return
         super().set_attribute(key, value)
 

@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from ..errors import handle_internal_errors
 from .diagnostics import ExportDiagnostics, suppressed
 from .lifecycle import at_fork_in_child, register_participant
-from .processors import leaves_span_unchanged
+from .processors import leaves_span_unchanged, reads_no_attributes
 
 QUICK_START_SPANS = 10
 QUICK_START_DELAY_MILLIS = 100
@@ -82,6 +82,7 @@ class BatchExportSpanProcessor(SpanProcessor):
 
     # ---- SpanProcessor -------------------------------------------------------------------------------
 
+    @reads_no_attributes
     @leaves_span_unchanged
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Remember the span as open, to end it at exit if nothing else does."""

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, TypeVar
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor, SynchronousMultiSpanProcessor
@@ -18,12 +18,17 @@ from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AttributeValue
 
 from ..errors import handle_internal_errors, report_internal_error
-from ..span_storage import FAST_SPAN_CLASS, SDK_SPAN_CLASS, set_start_attributes, storage_works
+from ..span_storage import FAST_SPAN_CLASS, SDK_SPAN_CLASS, attributes_of, set_start_attributes, storage_works
 
-StartHook = Callable[[Span], None]
-"""Mutates a just-started span (through its public setters) before any child processor sees it."""
-EndTransform = Callable[[ReadableSpan], ReadableSpan]
-"""Returns the span to hand on at end: the same object, or a new `ReadableSpan` with changed attributes."""
+StartHook = Callable[[Span, Mapping[str, AttributeValue]], None]
+"""Mutates a just-started span (through its public setters) before any child processor sees it; given the span's
+attributes (a live view), which the root processor reads once for all of them."""
+StartScrub = Callable[[Span, Mapping[str, AttributeValue], bool, Any], None]
+"""Scrubs a just-started span in place, first of all; given its attributes, whether a child processor reads spans
+when they start, and the scrubber that found the attributes clean already (or None)."""
+EndTransform = Callable[[ReadableSpan, Mapping[str, AttributeValue]], ReadableSpan]
+"""Returns the span to hand on at end: the same object, or a new `ReadableSpan` with changed attributes; given the
+span's attributes."""
 _F = TypeVar('_F', bound=Callable[..., Any])
 
 
@@ -35,28 +40,21 @@ class _SpanNotes(threading.local):
     span it starts. Only the span with that very name object takes it, so a span started in between (from a logging
     handler the SDK calls, a signal handler, a processor's `on_start`) neither takes nor loses it; whoever sets it
     restores the previous value afterwards."""
-    prechecked_by: Any = None
-    """Set by the root processor, from `starting`, while its start hooks run: the scrubber that found the new span's
-    attributes clean. The scrubber's start hook consumes it."""
     untouched: Span | None = None
     """The live span of logfire's API whose start scrub was skipped, until something other than logfire's own start
     hooks may have changed it: the root processor clears it before a child processor whose `on_start` might."""
     ending_clean: Any = None
     """Set by the API around `end()` of a log still `untouched` that was given nothing since, and that has no HTTP
-    status code: the scrubber that checked it at start may hand it on without looking again, and the HTTP level
-    transform has nothing to do."""
+    status code: if it is the pipeline's scrubber, which checked it at start, the root processor hands the span on
+    without the end transforms (the scrubber would not look again, and the HTTP level has nothing to do)."""
 
 
-class Starting(NamedTuple):
-    """What logfire's API tells the root processor about a span it is starting (see `_SpanNotes.starting`)."""
-
-    name: str
-    """The name given to `start_span`: the span whose `name` is this very object is the one meant."""
-    attributes: Mapping[str, AttributeValue] | None
-    """Attributes the API started the span without, valid as they are: the root processor adds them before
-    anything else sees the span (see `span_storage`)."""
-    checked_by: Any
-    """The scrubber that found those attributes clean, if one did: the span's start scrub is skipped."""
+Starting = tuple[str, 'Mapping[str, AttributeValue] | None', Any]
+"""What logfire's API tells the root processor about a span it is starting (see `_SpanNotes.starting`), a plain
+tuple because one is made per span: the name given to `start_span` (the span whose `name` is this very object is
+the one meant); the attributes the API started it without, valid as they are, which the root processor adds before
+anything else sees the span (see `span_storage`), or None; and the scrubber that found them clean, if one did, so
+the span's start scrub is skipped."""
 
 
 SPAN_NOTES: Final = _SpanNotes()
@@ -71,15 +69,38 @@ def leaves_span_unchanged(on_start: _F) -> _F:
     return on_start
 
 
-def _may_change_on_start(processor: SpanProcessor) -> bool:
+def reads_no_attributes(on_start: _F) -> _F:
+    """Mark a processor's `on_start` as never reading the span's attributes (it may read its context).
+
+    Only the marked function counts: a subclass that overrides `on_start` is not marked.
+    """
+    on_start._logfire_reads_no_attributes = True  # pyright: ignore[reportFunctionMemberAccess]
+    return on_start
+
+
+def _reads_on_start(processor: SpanProcessor) -> bool:
     """False for the base class's `on_start`, the SDK's export processors' (which do nothing) and marked ones."""
     on_start = type(processor).on_start
-    if on_start is SpanProcessor.on_start or getattr(on_start, '_logfire_leaves_span_unchanged', False):
+    if getattr(on_start, '_logfire_reads_no_attributes', False):
+        return False
+    return _is_active(on_start)
+
+
+def _is_active(on_start: Callable[..., None]) -> bool:
+    if on_start is SpanProcessor.on_start:
         return False
     # Looked up rather than imported: a processor of these classes means their module is loaded already.
     export = sys.modules.get('opentelemetry.sdk.trace.export')
     sdk_classes = () if export is None else (export.SimpleSpanProcessor, export.BatchSpanProcessor)
     return all(on_start is not cls.on_start for cls in sdk_classes)
+
+
+def _may_change_on_start(processor: SpanProcessor) -> bool:
+    """False for the base class's `on_start`, the SDK's export processors' (which do nothing) and marked ones."""
+    on_start = type(processor).on_start
+    if getattr(on_start, '_logfire_leaves_span_unchanged', False):
+        return False
+    return _is_active(on_start)
 
 
 def copy_span(
@@ -119,12 +140,17 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
         children: Sequence[SpanProcessor],
         start_hooks: Sequence[StartHook] = (),
         end_transforms: Sequence[EndTransform] = (),
+        start_scrub: StartScrub | None = None,
+        scrubber: object = None,
     ) -> None:
         super().__init__()
         self.children: tuple[SpanProcessor, ...] = ()
+        self.start_scrub = start_scrub
+        self.scrubber = scrubber  # whose `ending_clean` note lets a span skip the end transforms
         self.start_hooks = tuple(start_hooks)
         self.end_transforms = tuple(end_transforms)
         self._children_may_change = False
+        self._children_read_start = False
         self.fast_spans = storage_works()
         for child in children:
             self.add_span_processor(child)
@@ -134,6 +160,7 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
         with self._lock:
             self.children += (span_processor,)
             self._children_may_change = self._children_may_change or _may_change_on_start(span_processor)
+            self._children_read_start = self._children_read_start or _reads_on_start(span_processor)
 
     def _on_ending(self, span: Span) -> None:
         pass  # logfire's children get the span at `on_end`, after the transforms
@@ -145,21 +172,27 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
         notes = SPAN_NOTES
         starting = notes.starting
         checked_by = None
-        if starting is not None and starting.name is span.name:
+        if starting is not None and starting[0] is span.name:
             notes.starting = None
-            if starting.attributes is not None:
+            given = starting[1]
+            if given is not None:
                 try:
-                    set_start_attributes(span, starting.attributes)
+                    set_start_attributes(span, given)
                 except Exception as exc:
                     report_internal_error('span attributes', exc)
-            checked_by = notes.prechecked_by = starting.checked_by
+            checked_by = starting[2]
+        attributes = attributes_of(span)  # a live view: each step sees what the ones before it changed
+        scrub = self.start_scrub
+        if scrub is not None:
+            try:
+                scrub(span, attributes, self._children_read_start, checked_by)
+            except Exception as exc:
+                report_internal_error('span start scrub', exc)
         for hook in self.start_hooks:
             try:
-                hook(span)
+                hook(span, attributes)
             except Exception as exc:
                 report_internal_error('span start hook', exc)
-        if checked_by is not None:
-            notes.prechecked_by = None  # consumed by the scrubber's hook, unless it is another pipeline's
         if self._children_may_change:
             notes.untouched = None
         for child in self.children:
@@ -170,12 +203,21 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         """Transform the finished span, then hand it to every child."""
-        for transform in self.end_transforms:
-            try:
-                span = transform(span)
-            except Exception as exc:
-                report_internal_error('span end transform', exc)
-        SPAN_NOTES.ending_clean = None  # meant for this span's scrub only, whatever the transforms did
+        notes = SPAN_NOTES
+        clean = notes.ending_clean
+        if clean is not None:
+            notes.ending_clean = None  # meant for this span only
+        if clean is None or clean is not self.scrubber:
+            attributes = attributes_of(span)
+            for transform in self.end_transforms:
+                try:
+                    transformed = transform(span, attributes)
+                except Exception as exc:
+                    report_internal_error('span end transform', exc)
+                    continue
+                if transformed is not span:
+                    span = transformed
+                    attributes = attributes_of(span)
         for child in self.children:
             try:
                 child.on_end(span)
