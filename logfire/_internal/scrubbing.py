@@ -478,7 +478,8 @@ class Scrubber:
         events = self._scrub_events(span_events) if span_events else None
         span_links = links_of(span)
         links = self._scrub_links(span_links) if span_links else None
-        status = self._scrub_status(span.status)
+        span_status = span.status
+        status = self._scrub_status(span_status) if span_status.description else None
         if attributes is None and events is None and links is None and status is None:
             return span
         return copy_span(span, attributes=attributes, events=events, links=links, status=status)
