@@ -27,6 +27,7 @@ from .span_storage import set_start_attributes
 
 # Old (default) and stable generations of the HTTP semantic conventions.
 HTTP_METHOD: Final = ('http.method', 'http.request.method')
+_METHOD_OLD, _METHOD_NEW = HTTP_METHOD
 HTTP_STATUS_CODE: Final = ('http.status_code', 'http.response.status_code')
 _TARGET_OLD, _PATH_NEW = 'http.target', 'url.path'
 STATUS_KEYS: Final = frozenset(HTTP_STATUS_CODE)
@@ -50,13 +51,17 @@ def set_http_message(span: Span, attributes: Mapping[str, AttributeValue]) -> No
             return  # not an HTTP server span
     if ATTRIBUTES_MESSAGE_KEY in attributes:
         return
-    method = _first(attributes, HTTP_METHOD)
-    if method is None and _first(attributes, _SCHEME) in _WEBSOCKET_SCHEMES:
-        method = 'WEBSOCKET'
+    method = attributes.get(_METHOD_OLD)
+    if method is None:
+        method = attributes.get(_METHOD_NEW)
+        if method is None and _first(attributes, _SCHEME) in _WEBSOCKET_SCHEMES:
+            method = 'WEBSOCKET'
     message = f'{method} {path}' if method else str(path)
-    query = _query(attributes)
-    if query:
-        message = f'{message} ? {query}'
+    url = attributes.get(_URL_OLD)
+    if _QUERY_NEW in attributes or (isinstance(url, str) and '?' in url):  # most requests have no query
+        query = _query(attributes)
+        if query:
+            message = f'{message} ? {query}'
     added: dict[str, AttributeValue] = {ATTRIBUTES_MESSAGE_KEY: message}
     if ATTRIBUTES_SPAN_TYPE_KEY not in attributes:
         added[ATTRIBUTES_SPAN_TYPE_KEY] = 'span'
