@@ -78,7 +78,8 @@ def set_http_level(span: ReadableSpan, attributes: Mapping[str, AttributeValue])
         code = attributes.get(_STATUS_NEW)
         if code is None:
             return span
-    if _is_websocket(attributes):
+    scheme = attributes.get(_SCHEME[0])
+    if scheme != 'http' and scheme != 'https' and _is_websocket(attributes):
         # OTel's middleware reports 200 for each websocket message; a websocket has no HTTP status.
         return _with_attributes(span, {k: v for k, v in attributes.items() if k not in HTTP_STATUS_CODE})
     if not isinstance(code, int) or ATTRIBUTES_LOG_LEVEL_NUM_KEY in attributes:

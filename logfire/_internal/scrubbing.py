@@ -578,9 +578,9 @@ class Scrubber:
 
 
 def _url_with_query(attributes: Mapping[str, AttributeValue]) -> bool:
-    """Whether a URL attribute holds a `=`: the only URL values scrubbing can change are queries."""
-    for key in URL_KEYS:
-        value = attributes.get(key)
+    """Whether a URL attribute (`URL_KEYS`) holds a `=`: the only URL values scrubbing can change are queries."""
+    get = attributes.get
+    for value in (get('http.url'), get('http.target'), get('url.full'), get('url.query')):
         if isinstance(value, str) and '=' in value:
             return True
     return False

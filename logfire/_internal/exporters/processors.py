@@ -181,7 +181,9 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
                 except Exception as exc:
                     report_internal_error('span attributes', exc)
             checked_by = starting[2]
-        attributes = attributes_of(span)  # a live view: each step sees what the ones before it changed
+        # A live view: each step sees what the ones before it changed. The span's own dict when it is of the fast
+        # class (whose storage the probe checked), as `attributes_of` would find.
+        attributes = span._attributes._dict if type(span) is FAST_SPAN_CLASS else attributes_of(span)  # pyright: ignore[reportPrivateUsage]
         scrub = self.start_scrub
         if scrub is not None:
             try:

@@ -148,7 +148,7 @@ class LogfireASGIMiddleware(otel_asgi.OpenTelemetryMiddleware):
         try:
             if scope['type'] not in ('http', 'websocket') or INSTRUMENTED_SCOPE_KEY in scope:
                 return 'pass'
-            if context_api.get_value(SUPPRESS_INSTRUMENTATION_KEY):
+            if context_api.get_current().get(SUPPRESS_INSTRUMENTATION_KEY):
                 return 'pass'
             if self.excluded is not None and self.excluded.url_disabled(_full_url(scope)):
                 return 'suppress'
