@@ -48,8 +48,8 @@ from logfire._internal.span_storage import (
 )
 from logfire.testing import CaptureLogfire, TestExporter
 
-from .conftest import clean_env, run_python
-from .test_span_storage import _assert_nothing_pending, _observable  # pyright: ignore[reportPrivateUsage]
+from .conftest import run_python
+from .test_span_storage import _assert_nothing_pending, _observable, run_limits_script  # pyright: ignore[reportPrivateUsage]
 
 
 def _state() -> LogfireState:
@@ -574,11 +574,7 @@ _LIMITS_SCRIPT = textwrap.dedent(
 def test_instrumentation_spans_under_span_limits_match_the_sdk(
     env: dict[str, str], count_limit: int, value_limit: int | None
 ) -> None:
-    result = run_python(_LIMITS_SCRIPT, env=clean_env(**env))
-    assert result.returncode == 0, result.stderr
-    got = json.loads(result.stdout)
-    assert got['limits'] == [count_limit, value_limit]
-    assert got['defer_attributes'] is True
+    got = run_limits_script(_LIMITS_SCRIPT, env, count_limit, value_limit)
     assert got['paths'] == ['small', 'big', 'GET /users', 'later']  # 'listed' has a list: not deferred
     assert got['direct_paths'] == []
     assert got['deferred'] == got['direct']

@@ -306,6 +306,16 @@ _LIMITS_SCRIPT = textwrap.dedent(
 )
 
 
+def run_limits_script(script: str, env: dict[str, str], count_limit: int, value_limit: int | None) -> dict[str, Any]:
+    """Run a script printing JSON in a fresh interpreter with `env`; check it saw these limits and deferred."""
+    result = run_python(script, env=clean_env(**env))
+    assert result.returncode == 0, result.stderr
+    got: dict[str, Any] = json.loads(result.stdout)
+    assert got['limits'] == [count_limit, value_limit]
+    assert got['defer_attributes'] is True
+    return got
+
+
 @pytest.mark.parametrize(
     ('env', 'count_limit', 'value_limit'),
     [
@@ -319,11 +329,7 @@ _LIMITS_SCRIPT = textwrap.dedent(
 def test_span_limits_cut_and_drop_as_the_sdk_does(
     env: dict[str, str], count_limit: int, value_limit: int | None
 ) -> None:
-    result = run_python(_LIMITS_SCRIPT, env=clean_env(**env))
-    assert result.returncode == 0, result.stderr
-    got = json.loads(result.stdout)
-    assert got['limits'] == [count_limit, value_limit]
-    assert got['defer_attributes'] is True
+    got = run_limits_script(_LIMITS_SCRIPT, env, count_limit, value_limit)
     deferred, direct, raw, sizes = got['deferred'], got['direct'], got['raw'], got['sizes']
     assert [span[0] for span in deferred] == ['hi', 'hello {name}', 'outer {o}']
 
