@@ -118,9 +118,10 @@ class _FastSetSpan(_SdkSpan):
                 with self._lock:
                     if self._end_time is None:  # pyright: ignore[reportUnnecessaryComparison]  # None until it ends
                         inner: dict[str, AttributeValue] = stored._dict
-                        # Without the attributes' own lock, which the SDK also takes: readers of a live span's
-                        # attributes copy the dict in one step, atomic under the GIL; only a deepcopy of them, made
-                        # while another thread sets one, could see the change half-way.
+                        # Without the attributes' own lock, which the SDK also takes. What that lock would add is
+                        # keeping a reader in another thread from seeing a key set again in the moment between its
+                        # removal and its return; with the GIL (CPython before free threading) that moment is two
+                        # bytecodes. The span's lock, taken above as the SDK does, keeps sets and `end()` in order.
                         if key in inner:
                             del inner[key]  # as the SDK does: a key set again moves to the end
                             inner[key] = value

@@ -858,3 +858,31 @@ def test_capture_headers_and_metrics_under_uvicorn(tmp_path: Path, receiver: OTL
     assert attributes['http.request.header.x_custom'] == ['[REDACTED]']
     assert attributes['http.response.header.content_type'] == ['text/plain']
     assert 'secret-token' not in str(attributes['http.request.header.authorization'])
+
+
+def test_the_send_an_app_gets_is_a_coroutine_function(capfire: CaptureLogfire) -> None:
+    """Sync-to-async bridges (asgiref's `async_to_sync`, used by Django Channels) check what they wrap."""
+    import inspect
+
+    seen: list[bool] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(inspect.iscoroutinefunction(send))
+        await send({'type': 'http.response.start', 'status': 200, 'headers': []})
+        await send({'type': 'http.response.body', 'body': b''})
+
+    async def server_send(message: Message) -> None:
+        pass
+
+    async def server_receive() -> Message:
+        return {'type': 'http.request', 'body': b'', 'more_body': False}
+
+    scope: Scope = {'type': 'http', 'method': 'GET', 'path': '/', 'raw_path': b'/', 'query_string': b'', 'headers': []}
+    instrumented = logfire.instrument_asgi(app)
+
+    async def serve() -> None:
+        await instrumented(scope, server_receive, server_send)
+
+    asyncio.run(serve())
+    assert seen == [True]
+    assert [span.name for span in capfire.exporter.exported_spans] == ['GET']

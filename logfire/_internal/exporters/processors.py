@@ -80,6 +80,8 @@ def reads_no_attributes(on_start: _F) -> _F:
 
 def _reads_on_start(processor: SpanProcessor) -> bool:
     """False for the base class's `on_start`, the SDK's export processors' (which do nothing) and marked ones."""
+    if 'on_start' in vars(processor):
+        return True  # set on the instance
     on_start = type(processor).on_start
     if getattr(on_start, '_logfire_reads_no_attributes', False):
         return False
@@ -97,6 +99,8 @@ def _is_active(on_start: Callable[..., None]) -> bool:
 
 def _may_change_on_start(processor: SpanProcessor) -> bool:
     """False for the base class's `on_start`, the SDK's export processors' (which do nothing) and marked ones."""
+    if 'on_start' in vars(processor):
+        return True  # set on the instance
     on_start = type(processor).on_start
     if getattr(on_start, '_logfire_leaves_span_unchanged', False):
         return False
@@ -149,8 +153,9 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
         self.scrubber = scrubber  # whose `ending_clean` note lets a span skip the end transforms
         self.start_hooks = tuple(start_hooks)
         self.end_transforms = tuple(end_transforms)
-        self._children_may_change = False
-        self._children_read_start = False
+        # (children, whether one may change a span at start, whether one reads spans at start): one tuple, so that
+        # a span starting while another thread adds a child sees a consistent set.
+        self._chain: tuple[tuple[SpanProcessor, ...], bool, bool] = ((), False, False)
         self.fast_spans = storage_works()
         for child in children:
             self.add_span_processor(child)
@@ -158,9 +163,12 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
     def add_span_processor(self, span_processor: SpanProcessor) -> None:
         """Add a child processor, after the existing ones."""
         with self._lock:
-            self.children += (span_processor,)
-            self._children_may_change = self._children_may_change or _may_change_on_start(span_processor)
-            self._children_read_start = self._children_read_start or _reads_on_start(span_processor)
+            children, may_change, read_start = self._chain
+            children += (span_processor,)
+            may_change = may_change or _may_change_on_start(span_processor)
+            read_start = read_start or _reads_on_start(span_processor)
+            self._chain = (children, may_change, read_start)
+            self.children = children
 
     def _on_ending(self, span: Span) -> None:
         pass  # logfire's children get the span at `on_end`, after the transforms
@@ -169,6 +177,7 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
         """Prepare the span, then tell every child it started."""
         if type(span) is SDK_SPAN_CLASS and self.fast_spans:
             span.__class__ = FAST_SPAN_CLASS  # a faster `set_attribute`, see `span_storage`
+        children, children_may_change, children_read_start = self._chain
         notes = SPAN_NOTES
         starting = notes.starting
         checked_by = None
@@ -187,7 +196,7 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
         scrub = self.start_scrub
         if scrub is not None:
             try:
-                scrub(span, attributes, self._children_read_start, checked_by)
+                scrub(span, attributes, children_read_start, checked_by)
             except Exception as exc:
                 report_internal_error('span start scrub', exc)
         for hook in self.start_hooks:
@@ -195,9 +204,9 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
                 hook(span, attributes)
             except Exception as exc:
                 report_internal_error('span start hook', exc)
-        if self._children_may_change:
+        if children_may_change:
             notes.untouched = None
-        for child in self.children:
+        for child in children:
             try:
                 child.on_start(span, parent_context)
             except Exception as exc:
@@ -216,6 +225,8 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
                     transformed = transform(span, attributes)
                 except Exception as exc:
                     report_internal_error('span end transform', exc)
+                    if getattr(transform, '__self__', None) is self.scrubber:
+                        return  # unscrubbed, so not handed on: a last resort, the scrubber fails closed itself
                     continue
                 if transformed is not span:
                     span = transformed

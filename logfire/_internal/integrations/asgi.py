@@ -199,13 +199,13 @@ class _RequestLayer:
                 raise
         named = False
 
-        def naming_send(message: Message) -> Awaitable[None]:
-            # Not a coroutine function itself: it returns the server's awaitable, which saves a coroutine per message.
+        async def naming_send(message: Message) -> None:
+            # A coroutine function, as the server's `send` is: sync-to-async bridges (Django Channels) check.
             nonlocal named
             if not named:
                 named = True
                 _name(span, scope)
-            return send(message)
+            await send(message)
 
         try:
             await self.app(scope, receive, naming_send)
