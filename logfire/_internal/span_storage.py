@@ -144,7 +144,8 @@ FAST_SPAN_CLASS: Final = _FastSetSpan
 def attributes_of(span: ReadableSpan) -> Mapping[str, AttributeValue]:
     """A span's attributes, to read (never to change): a plain dict when possible.
 
-    Call it only on a span that no other thread can change meanwhile: one being started, or an ended one.
+    Single lookups are safe on any span. To iterate them, the span must be one no other thread can change
+    meanwhile: one being started, or an ended one.
     """
     stored: Any = getattr(span, '_attributes', None)
     if type(stored) is BoundedAttributes:
