@@ -1003,3 +1003,16 @@ def test_an_int_enum_status_code_still_levels_the_span(capfire: CaptureLogfire) 
     span.end()
     [exported] = capfire.exporter.exported_spans
     assert (exported.attributes or {})['logfire.level_num'] == 13
+
+
+def test_without_the_gil_spans_keep_the_sdks_set_attribute(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, '_is_gil_enabled', lambda: False, raising=False)
+    lf = logfire.configure(local=True, console=False, send_to_logfire=False)
+    try:
+        span = lf.config.tracer_provider.get_tracer('t').start_span('free-threaded')
+        assert type(span) is SDK_SPAN_CLASS
+        span.end()
+    finally:
+        lf.shutdown()

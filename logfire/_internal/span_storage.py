@@ -20,6 +20,7 @@ The spans of logfire's pipeline also get a faster `set_attribute` (`_FastSetSpan
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -37,6 +38,7 @@ __all__ = [
     'SDK_SPAN_CLASS',
     'attributes_of',
     'events_of',
+    'fast_spans_work',
     'links_of',
     'plain_attributes',
     'set_start_attributes',
@@ -138,7 +140,13 @@ _FastSetSpan.__qualname__ = _SdkSpan.__qualname__
 
 SDK_SPAN_CLASS: Final = _SdkSpan
 FAST_SPAN_CLASS: Final = _FastSetSpan
-"""The root processor turns each span of `SDK_SPAN_CLASS` into one of `FAST_SPAN_CLASS` when `storage_works()`."""
+"""The root processor turns each span of `SDK_SPAN_CLASS` into one of `FAST_SPAN_CLASS` when `fast_spans_work()`."""
+
+
+def fast_spans_work() -> bool:
+    """Whether spans may take `_FastSetSpan`: `storage_works()`, and the GIL is on (see `set_attribute`'s comment)."""
+    gil_enabled: Any = getattr(sys, '_is_gil_enabled', None)
+    return storage_works() and (gil_enabled is None or bool(gil_enabled()))
 
 
 def attributes_of(span: ReadableSpan) -> Mapping[str, AttributeValue]:

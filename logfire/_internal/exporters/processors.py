@@ -18,7 +18,7 @@ from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AttributeValue
 
 from ..errors import handle_internal_errors, report_internal_error
-from ..span_storage import FAST_SPAN_CLASS, SDK_SPAN_CLASS, attributes_of, set_start_attributes, storage_works
+from ..span_storage import FAST_SPAN_CLASS, SDK_SPAN_CLASS, attributes_of, fast_spans_work, set_start_attributes
 
 StartHook = Callable[[Span, Mapping[str, AttributeValue]], None]
 """Mutates a just-started span (through its public setters) before any child processor sees it; given the span's
@@ -156,7 +156,7 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
         # (children, whether one may change a span at start, whether one reads spans at start): one tuple, so that
         # a span starting while another thread adds a child sees a consistent set.
         self._chain: tuple[tuple[SpanProcessor, ...], bool, bool] = ((), False, False)
-        self.fast_spans = storage_works()
+        self.fast_spans = fast_spans_work()
         for child in children:
             self.add_span_processor(child)
 
