@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from .main import Logfire
 
 F = TypeVar('F', bound=Callable[..., Any])
-InstrumentDecorator = Callable[[F], F]
 
 
 class InstrumentGeneratorWarning(UserWarning):

@@ -74,8 +74,6 @@ class ExportDiagnostics:
         self._last_report: float | None = None
         self._kept = 0
         self._kept_where = ''
-        self.total_retried = 0
-        self.total_dropped = 0
         at_fork_in_child(self, ExportDiagnostics._reset_after_fork)
 
     def _reset_after_fork(self) -> None:
@@ -90,7 +88,6 @@ class ExportDiagnostics:
         """Record that `items` will be sent again later because of `problem`."""
         with self._lock:
             self._retried += items
-            self.total_retried += items
             self._problem = problem
         self.report()
 
@@ -98,7 +95,6 @@ class ExportDiagnostics:
         """Record that `items` were given up for `reason` (e.g. 'rejected', 'queue full')."""
         with self._lock:
             self._dropped[reason] += items
-            self.total_dropped += items
             if problem is not None:
                 self._problem = problem
         self.report()

@@ -25,8 +25,6 @@ from .payload import UNITS, Encoding, Signal
 from .retry import Delivery, Transport
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk._logs.export import LogRecordExporter
-
     from ..config import LogfireConfig
 
 USER_AGENT = f'logfire/{VERSION}'
@@ -208,10 +206,3 @@ def span_processor(config: LogfireConfig, exporter: SpanExporter) -> BatchExport
 def metric_exporters(config: LogfireConfig) -> list[MetricExporter]:
     """One exporter per destination that wants metrics."""
     return [QueueingMetricExporter(build_delivery(config, d)) for d in destinations(config, 'metrics')]
-
-
-def log_exporters(config: LogfireConfig) -> list[LogRecordExporter]:
-    """One exporter per destination that wants OTel log records (for a `LoggerProvider`)."""
-    from .otlp_logs import QueueingLogExporter
-
-    return [QueueingLogExporter(build_delivery(config, d)) for d in destinations(config, 'logs')]

@@ -332,9 +332,3 @@ class Delivery:
             return min(max(retry_after, 0.0), RETRY_AFTER_MAX_SECONDS)
         delay = min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * 2 ** min(self._failures - 1, 16))
         return delay * random.uniform(0.5, 1.0)
-
-    @property
-    def queued_in_memory(self) -> int:
-        """Payloads waiting in memory (for tests and diagnostics)."""
-        with self._cond:
-            return len(self._memory)
