@@ -41,7 +41,7 @@ from .constants import (
     LevelName,
 )
 from .errors import report_internal_error
-from .exporters.processors import SPAN_NOTES
+from .exporters.processors import SPAN_NOTES, start_noted
 from .formatting import format_message, inspect_fstring
 from .http_spans import HTTP_STATUS_CODE
 from .instrument import instrument_decorator
@@ -287,15 +287,19 @@ class Logfire(InstrumentMethods):
             generator = state.ns_timestamp_generator
             timestamp = generator() if generator else time_ns()  # one instant: a log has zero duration
             notes = SPAN_NOTES
-            deferred = state.defer_attributes
-            previous = notes.starting
-            notes.starting = (template, otel_attributes if deferred else None, checked_by)
-            try:
-                span = self._tracer.start_span(
-                    template, None, _INTERNAL, None if deferred else otel_attributes, None, timestamp
-                )
-            finally:
-                notes.starting = previous
+            span = start_noted(
+                self._tracer,
+                template,
+                None,
+                _INTERNAL,
+                otel_attributes,
+                None,
+                timestamp,
+                True,
+                True,
+                deferred=state.defer_attributes,
+                checked_by=checked_by,
+            )
             # Between its start and its end nothing but this method holds the span, so its attributes are still those
             # the scrubber checked unless a child processor's `on_start` could have changed them. A log with an HTTP
             # status code is not noted: the level transform has to see it.

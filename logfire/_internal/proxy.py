@@ -23,7 +23,7 @@ from opentelemetry.metrics import _Gauge as Gauge  # OTel still marks gauges exp
 from opentelemetry.trace import Link, NoOpTracerProvider, SpanKind
 from opentelemetry.util.types import Attributes
 
-from .exporters.processors import SPAN_NOTES
+from .exporters.processors import start_noted
 from .span_storage import plain_attributes
 
 SUPPRESS_INSTRUMENTATION_KEY = context_api._SUPPRESS_INSTRUMENTATION_KEY  # pyright: ignore[reportPrivateUsage]
@@ -115,15 +115,19 @@ class ProxyTracer(trace.Tracer):
         tracer = self._tracer if self._generation == provider.generation and provider.configured else self.tracer
         if attributes and provider.defer_attributes and plain_attributes(attributes):
             # Valid as they are: the root processor puts them into the span, skipping the SDK's validation.
-            notes = SPAN_NOTES
-            previous = notes.starting
-            notes.starting = (name, attributes, None)
-            try:
-                return tracer.start_span(
-                    name, context, kind, None, links, start_time, record_exception, set_status_on_exception
-                )
-            finally:
-                notes.starting = previous
+            return start_noted(
+                tracer,
+                name,
+                context,
+                kind,
+                attributes,
+                links,
+                start_time,
+                record_exception,
+                set_status_on_exception,
+                deferred=True,
+                checked_by=None,
+            )
         return tracer.start_span(
             name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
         )

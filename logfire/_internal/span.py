@@ -25,7 +25,7 @@ from .constants import (
     LevelName,
 )
 from .errors import handle_internal_errors
-from .exporters.processors import SPAN_NOTES
+from .exporters.processors import SPAN_NOTES, start_noted
 
 if TYPE_CHECKING:
     from .config import LogfireState
@@ -83,27 +83,25 @@ class LogfireSpan:
         if self._span is None:
             generator = self._state.ns_timestamp_generator
             start_time = generator() if generator else None
-            notes = SPAN_NOTES
             # Attributes set before the block (`set_attribute`, `tags`, `message`) may be anything: those go
             # through the SDK's validation.
-            deferred = self._state.defer_attributes and self._plain
-            previous = notes.starting
-            notes.starting = (self._name, self._attributes if deferred else None, self._checked_by)
             try:
-                span = self._tracer.start_span(
+                span = start_noted(
+                    self._tracer,
                     self._name,
                     self._context,
                     _INTERNAL,
-                    None if deferred else self._attributes,
+                    self._attributes,
                     self._links,
                     start_time,
                     False,
                     False,
+                    deferred=self._state.defer_attributes and self._plain,
+                    checked_by=self._checked_by,
                 )
             finally:
                 # The block's code can change the span, so its end scrub always runs: nothing more to note.
-                notes.starting = previous
-                notes.untouched = None
+                SPAN_NOTES.untouched = None
             self._span = span
             self._token = context_api.attach(trace.set_span_in_context(span))
         return self

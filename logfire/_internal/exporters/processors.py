@@ -14,7 +14,7 @@ from typing import Any, Final, TypeVar
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor, SynchronousMultiSpanProcessor
-from opentelemetry.trace import Link, Status
+from opentelemetry.trace import Link, SpanKind, Status, Tracer
 from opentelemetry.util.types import AttributeValue
 
 from ..errors import handle_internal_errors, report_internal_error
@@ -60,6 +60,43 @@ the span's start scrub is skipped."""
 SPAN_NOTES: Final = _SpanNotes()
 
 
+def start_noted(
+    tracer: Tracer,
+    name: str,
+    context: Context | None,
+    kind: SpanKind,
+    attributes: Mapping[str, AttributeValue],
+    links: Sequence[Link] | None,
+    start_time: int | None,
+    record_exception: bool,
+    set_status_on_exception: bool,
+    *,
+    deferred: bool,
+    checked_by: Any,
+) -> Any:
+    """`tracer.start_span(...)`, telling the root processor about the span (see `_SpanNotes.starting`).
+
+    `deferred`: the span starts without `attributes`, which are valid as they are, and the root processor adds them.
+    `checked_by`: the scrubber that found them clean, or None.
+    """
+    notes = SPAN_NOTES
+    previous = notes.starting
+    notes.starting = (name, attributes if deferred else None, checked_by)
+    try:
+        return tracer.start_span(
+            name,
+            context,
+            kind,
+            None if deferred else attributes,
+            links,
+            start_time,
+            record_exception,
+            set_status_on_exception,
+        )
+    finally:
+        notes.starting = previous
+
+
 def leaves_span_unchanged(on_start: _F) -> _F:
     """Mark a processor's `on_start` as never changing the span, so logfire's logs skip their end-of-span scrub.
 
@@ -78,33 +115,28 @@ def reads_no_attributes(on_start: _F) -> _F:
     return on_start
 
 
+def _may_change_on_start(processor: SpanProcessor) -> bool:
+    return _active_on_start(processor, '_logfire_leaves_span_unchanged')
+
+
 def _reads_on_start(processor: SpanProcessor) -> bool:
-    """False for the base class's `on_start`, the SDK's export processors' (which do nothing) and marked ones."""
+    return _active_on_start(processor, '_logfire_reads_no_attributes')
+
+
+def _active_on_start(processor: SpanProcessor, exempt_mark: str) -> bool:
+    """Whether a processor's `on_start` does anything, unless its function carries `exempt_mark`.
+
+    False for the base class's and the SDK's export processors' (which do nothing); True for one set on the instance.
+    """
     if 'on_start' in vars(processor):
-        return True  # set on the instance
+        return True
     on_start = type(processor).on_start
-    if getattr(on_start, '_logfire_reads_no_attributes', False):
-        return False
-    return _is_active(on_start)
-
-
-def _is_active(on_start: Callable[..., None]) -> bool:
-    if on_start is SpanProcessor.on_start:
+    if on_start is SpanProcessor.on_start or getattr(on_start, exempt_mark, False):
         return False
     # Looked up rather than imported: a processor of these classes means their module is loaded already.
     export = sys.modules.get('opentelemetry.sdk.trace.export')
     sdk_classes = () if export is None else (export.SimpleSpanProcessor, export.BatchSpanProcessor)
     return all(on_start is not cls.on_start for cls in sdk_classes)
-
-
-def _may_change_on_start(processor: SpanProcessor) -> bool:
-    """False for the base class's `on_start`, the SDK's export processors' (which do nothing) and marked ones."""
-    if 'on_start' in vars(processor):
-        return True  # set on the instance
-    on_start = type(processor).on_start
-    if getattr(on_start, '_logfire_leaves_span_unchanged', False):
-        return False
-    return _is_active(on_start)
 
 
 def copy_span(
