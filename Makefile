@@ -1,14 +1,34 @@
-# Every target sets up .venv itself, so each works on a fresh clone.
+# Every target sets up what it needs itself, so each works on a fresh clone (Python 3.10+ and make).
+# Everything installs from uv.lock (every package pinned, with hashes); `make lock` refreshes it.
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format docs bench
+# uv itself, pinned by version and hash (x86_64 and aarch64 Linux wheels), in its own small venv.
+UV_VERSION := 0.13.10
+UV_HASHES := \
+	--hash=sha256:7cc9c41b43d583e34c781fd3446405b06e9c5fa2db468ce2a534d353db6429e5 \
+	--hash=sha256:e89dd26ea831dde70639ba0a798fa04a4c7c0226fd2b241da86218bfa370e495
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+# Never download a Python: use the machine's.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON ?= python3
+# The project's extras installed for run, test, lint, docs and bench.
+EXTRAS := --extra asgi
 
-$(STAMP): pyproject.toml
-	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade 'pip>=25.1'
-	$(PY) -m pip install --quiet -e '.[asgi]' --group dev
+# The lowest versions the pyproject declares, on the lowest Python it declares.
+PY_LOWEST ?= $(shell command -v python3.10 || ls -d $(HOME)/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
+
+.PHONY: install run test test-latest test-lowest lock lint format docs bench
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	echo 'uv==$(UV_VERSION) $(UV_HASHES)' > $(TOOLS)/requirements.txt
+	$(TOOLS)/bin/pip install --quiet --require-hashes --no-deps -r $(TOOLS)/requirements.txt
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --quiet $(EXTRAS)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,6 +39,26 @@ run: install
 
 test: install
 	$(PY) -m pytest
+
+## Refresh uv.lock to the newest versions the pyproject allows.
+lock: | $(UV)
+	$(UV) lock --upgrade
+
+## The suite against the newest versions the pyproject allows (not the lock), to see upgrades coming.
+test-latest: | $(UV)
+	$(UV) venv --quiet --allow-existing .venv-latest
+	$(UV) pip install --quiet --python .venv-latest --upgrade -e . $(EXTRAS) --group dev
+	.venv-latest/bin/python -m pytest -p no:randomly
+
+## The suite against the lowest versions the pyproject declares for logfire's own dependencies,
+## on the lowest Python it supports; test tools come from the lock.
+test-lowest: | $(UV)
+	@test -n "$(PY_LOWEST)" || { echo 'test-lowest needs python3.10 on PATH (or set PY_LOWEST=/path/to/python3.10)'; exit 1; }
+	$(UV) venv --quiet --allow-existing --python $(PY_LOWEST) .venv-lowest
+	$(UV) export --quiet --frozen --no-hashes --no-emit-project --only-group test -o .venv-lowest/test-tools.txt
+	$(UV) pip install --quiet --python .venv-lowest --resolution lowest-direct -e . $(EXTRAS) \
+		-r .venv-lowest/test-tools.txt
+	.venv-lowest/bin/python -m pytest -q
 
 lint: install
 	$(VENV)/bin/ruff check .
