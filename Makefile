@@ -15,10 +15,10 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON ?= python3
 # The project's extras installed for run, test, lint, docs and bench.
-EXTRAS := --extra asgi
+EXTRAS := asgi
 
 # The lowest versions the pyproject declares, on the lowest Python it declares.
-PY_LOWEST ?= $(shell command -v python3.10 || ls -d $(HOME)/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)
+PY_LOWEST ?= $(shell for p in $(HOME)/.pyenv/versions/3.10*/bin/python3.10 $$(command -v python3.10); do "$$p" -c '' 2>/dev/null && echo "$$p" && break; done)
 
 .PHONY: install run test test-latest test-lowest lock lint format docs bench
 
@@ -28,7 +28,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --require-hashes --no-deps -r $(TOOLS)/requirements.txt
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --quiet $(EXTRAS)
+	$(UV) sync --locked --quiet $(addprefix --extra ,$(EXTRAS))
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -47,7 +47,7 @@ lock: | $(UV)
 ## The suite against the newest versions the pyproject allows (not the lock), to see upgrades coming.
 test-latest: | $(UV)
 	$(UV) venv --quiet --allow-existing .venv-latest
-	$(UV) pip install --quiet --python .venv-latest --upgrade -e . $(EXTRAS) --group dev
+	$(UV) pip install --quiet --python .venv-latest --upgrade -e '.[$(EXTRAS)]' --group dev
 	.venv-latest/bin/python -m pytest -p no:randomly
 
 ## The suite against the lowest versions the pyproject declares for logfire's own dependencies,
@@ -55,8 +55,9 @@ test-latest: | $(UV)
 test-lowest: | $(UV)
 	@test -n "$(PY_LOWEST)" || { echo 'test-lowest needs python3.10 on PATH (or set PY_LOWEST=/path/to/python3.10)'; exit 1; }
 	$(UV) venv --quiet --allow-existing --python $(PY_LOWEST) .venv-lowest
-	$(UV) export --quiet --frozen --no-hashes --no-emit-project --only-group test -o .venv-lowest/test-tools.txt
-	$(UV) pip install --quiet --python .venv-lowest --resolution lowest-direct -e . $(EXTRAS) \
+	$(UV) export --quiet --frozen --no-hashes --no-emit-project --no-header --only-group test \
+		| grep -v -E '^(opentelemetry-|protobuf|importlib-metadata|typing-extensions|zipp|pydantic|rich|executing)' > .venv-lowest/test-tools.txt
+	$(UV) pip install --quiet --python .venv-lowest --resolution lowest-direct -e '.[$(EXTRAS)]' \
 		-r .venv-lowest/test-tools.txt
 	.venv-lowest/bin/python -m pytest -q
 

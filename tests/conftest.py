@@ -41,3 +41,9 @@ def run_python(
         timeout=timeout,
         check=False,
     )
+
+
+needs_fstring_inspection = pytest.mark.skipif(
+    sys.version_info < (3, 11),
+    reason='f-string inspection is supported (and on by default) from Python 3.11, as in the established SDK',
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from .conftest import clean_env, run_python
+from .conftest import clean_env, needs_fstring_inspection, run_python
 
 SCRIPT = textwrap.dedent(
     """
@@ -52,6 +52,7 @@ def test_configure_does_not_touch_logging_handlers(tmp_path: Path) -> None:
     assert result.stdout.strip() == 'handlers intact'
 
 
+@needs_fstring_inspection
 def test_code_without_source_warns_once_about_fstring_inspection(tmp_path: Path) -> None:
     code = (
         'import logfire\n'

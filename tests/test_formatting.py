@@ -18,6 +18,8 @@ from logfire._internal.formatting import (
     inspect_fstring,
 )
 
+from .conftest import needs_fstring_inspection
+
 
 def inspect(message: str) -> tuple[str, dict[str, Any]] | None:
     """Stand-in for `logfire.info(message)`: inspects the f-string in the caller's call."""
@@ -191,18 +193,21 @@ def test_fstring_specs_and_conversions_stay_in_the_template() -> None:
     assert result == ('{x:.2f} {name!r} {x:>{width}.1f}', {'x': 3.14159, 'name': 'Ada', 'width': 8})
 
 
+@needs_fstring_inspection
 def test_fstring_self_documenting_field_expands_as_python_does() -> None:
     n = 2
 
     assert inspect(f'{n=} {n=:>3}') == ('n={n!r} n={n:>3}', {'n': 2})
 
 
+@needs_fstring_inspection
 def test_fstring_literal_braces_are_escaped_in_the_template() -> None:
     n = 1
 
     assert inspect(f'{{n}} {n}') == ('{{n}} {n}', {'n': 1})
 
 
+@needs_fstring_inspection
 def test_nested_fstring_becomes_one_attribute() -> None:
     name = 'Ada'
 
@@ -234,11 +239,13 @@ def test_fstring_call_site_is_analysed_once(monkeypatch: pytest.MonkeyPatch) -> 
     assert len(calls) == 1
 
 
+@needs_fstring_inspection
 def test_a_plain_string_message_is_not_inspected() -> None:
     assert inspect('hello {name}') is None
     assert inspect('hello') is None
 
 
+@needs_fstring_inspection
 def test_fstring_given_as_msg_template_keyword_is_inspected() -> None:
     def info(msg_template: str) -> tuple[str, dict[str, Any]] | None:
         return inspect_fstring(sys._getframe(1), msg_template)  # pyright: ignore[reportPrivateUsage]
@@ -248,6 +255,7 @@ def test_fstring_given_as_msg_template_keyword_is_inspected() -> None:
     assert info(msg_template=f'n is {n}') == ('n is {n}', {'n': 1})
 
 
+@needs_fstring_inspection
 def test_fstring_passed_to_a_method_is_inspected() -> None:
     logger, n = Logger(), 5
 
@@ -313,6 +321,7 @@ def test_fstring_with_await_is_not_evaluated_again() -> None:
         assert asyncio.run(main()) is None
 
 
+@needs_fstring_inspection
 def test_a_message_that_does_not_match_the_fstring_is_not_inspected() -> None:
     def info(message: str) -> tuple[str, dict[str, Any]] | None:
         return inspect_fstring(sys._getframe(1), 'something else')  # pyright: ignore[reportPrivateUsage]

@@ -15,6 +15,8 @@ import logfire
 import logfire.exceptions
 from logfire.testing import CaptureLogfire, TestExporter
 
+from .conftest import needs_fstring_inspection
+
 
 def spans(capfire: CaptureLogfire) -> list[dict[str, Any]]:
     return capfire.exporter.exported_spans_as_dict()
@@ -160,6 +162,7 @@ def test_unrepresentable_attribute_is_contained(capfire: CaptureLogfire) -> None
     assert isinstance(span['attributes']['v'], str)
 
 
+@needs_fstring_inspection
 def test_fstring_message_becomes_template_and_attributes(capfire: CaptureLogfire) -> None:
     name, n = 'world', 2
     logfire.info(f'hello {name} {n + 1}')
