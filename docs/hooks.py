@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from logfire._internal.config import _option_kwargs, configure
+from logfire._internal.configure import _option_kwargs, configure
 from logfire._internal.options import AdvancedOptions, ConsoleOptions, MetricsOptions, SamplingOptions, ScrubbingOptions
 from logfire._internal.scrubbing import (
     CREDENTIAL_HEADERS,

@@ -24,7 +24,6 @@ from opentelemetry.trace import Link, NoOpTracer, SpanKind, Status, StatusCode
 
 from ..version import VERSION
 from .attributes import prepare_attributes, tag_values
-from .config import GLOBAL_STATE, LogfireState
 from .constants import (
     ATTRIBUTES_DISABLE_CONSOLE_KEY,
     ATTRIBUTES_JSON_SCHEMA_KEY,
@@ -49,6 +48,7 @@ from .instrument_methods import InstrumentMethods
 from .proxy import SUPPRESS_INSTRUMENTATION_KEY
 from .span import LogfireSpan
 from .stack_info import get_frame, user_code_location
+from .state import GLOBAL_STATE, LogfireState
 
 if TYPE_CHECKING:
     from types import FrameType
