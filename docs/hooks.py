@@ -20,7 +20,7 @@ from pydantic_core import PydanticUndefined
 
 from logfire._internal.configure import _option_kwargs, configure
 from logfire._internal.options import AdvancedOptions, ConsoleOptions, MetricsOptions, SamplingOptions, ScrubbingOptions
-from logfire._internal.scrubbing import (
+from logfire._internal.scrub_patterns import (
     CREDENTIAL_HEADERS,
     DEFAULT_PATTERNS,
     HEADER_PREFIXES,

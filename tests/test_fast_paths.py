@@ -37,7 +37,7 @@ import logfire
 from logfire._internal.exporters import processors
 from logfire._internal.exporters.processors import SPAN_NOTES, RootSpanProcessor
 from logfire._internal.proxy import CurrentSpan, ProxyTracer, ProxyTracerProvider
-from logfire._internal.scrubbing import marker
+from logfire._internal.scrub_patterns import marker
 from logfire._internal.span_storage import (
     FAST_SPAN_CLASS,
     SDK_SPAN_CLASS,
