@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from logfire._internal.config import _option_kwargs, configure
+from logfire._internal.accepted_values import ACCEPTED_VALUES
+from logfire._internal.configure import _option_kwargs, configure
 from logfire._internal.options import AdvancedOptions, ConsoleOptions, MetricsOptions, SamplingOptions, ScrubbingOptions
-from logfire._internal.scrubbing import (
+from logfire._internal.scrub_patterns import (
     CREDENTIAL_HEADERS,
     DEFAULT_PATTERNS,
     HEADER_PREFIXES,
@@ -29,7 +30,7 @@ from logfire._internal.scrubbing import (
     URL_KEYS,
     marker,
 )
-from logfire._internal.settings import _PYPROJECT_FORBIDDEN, ACCEPTED_VALUES, LogfireSettings, env_names
+from logfire._internal.settings import _PYPROJECT_FORBIDDEN, LogfireSettings, env_names
 
 if TYPE_CHECKING:
     from mkdocs.config.defaults import MkDocsConfig

@@ -8,7 +8,7 @@ logfire.info('hello {name}', name='world')
 ```
 """
 
-from ._internal.config import configure
+from ._internal.configure import configure
 from ._internal.constants import LevelName
 from ._internal.main import Logfire
 from ._internal.options import (

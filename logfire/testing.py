@@ -31,10 +31,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanContext
 
-from ._internal.config import GLOBAL_STATE, build_config, install_globals
+from ._internal.config import build_config
+from ._internal.configure import install_globals
 from ._internal.constants import CODE_FILEPATH, CODE_LINENO
 from ._internal.providers import build_pipeline
 from ._internal.settings import load_settings
+from ._internal.state import GLOBAL_STATE
 
 __all__ = [
     'CaptureLogfire',

@@ -17,13 +17,13 @@ from uuid import UUID
 import pydantic
 import pytest
 
-from logfire._internal.attributes import (
+from logfire._internal.attributes import prepare_attributes
+from logfire._internal.json_encoding import (
     MAX_DEPTH,
     MAX_ITEMS,
     MAX_JSON_SIZE,
     MAX_STRING_LENGTH,
     json_dumps_safe,
-    prepare_attributes,
     safe_repr,
     truncate_middle,
 )

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from pytest_examples import CodeExample, EvalExample, find_examples
 
-from logfire._internal.config import configure
+from logfire._internal.configure import configure
 from logfire._internal.settings import LogfireSettings, env_names
 from logfire.testing import CaptureLogfire
 

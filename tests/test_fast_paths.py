@@ -34,11 +34,10 @@ from opentelemetry.trace import Link, SpanKind, StatusCode, TraceState
 from opentelemetry.util.types import Attributes, AttributeValue
 
 import logfire
-from logfire._internal.config import LogfireState
 from logfire._internal.exporters import processors
 from logfire._internal.exporters.processors import SPAN_NOTES, RootSpanProcessor
 from logfire._internal.proxy import CurrentSpan, ProxyTracer, ProxyTracerProvider
-from logfire._internal.scrubbing import marker
+from logfire._internal.scrub_patterns import marker
 from logfire._internal.span_storage import (
     FAST_SPAN_CLASS,
     SDK_SPAN_CLASS,
@@ -46,6 +45,7 @@ from logfire._internal.span_storage import (
     plain_attributes,
     storage_works,
 )
+from logfire._internal.state import LogfireState
 from logfire.testing import CaptureLogfire, TestExporter
 
 from .conftest import run_python

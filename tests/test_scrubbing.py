@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 import logfire
 from logfire import ScrubbingOptions, ScrubMatch
-from logfire._internal.scrubbing import marker
+from logfire._internal.scrub_patterns import marker
 from logfire.testing import CaptureLogfire, TestExporter
 
 from .conftest import clean_env, run_python

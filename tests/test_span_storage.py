@@ -33,11 +33,12 @@ from opentelemetry.trace import Link, SpanKind, TraceState
 from opentelemetry.util.types import Attributes, AttributeValue
 
 import logfire
-from logfire._internal.config import LogfireState, build_config
+from logfire._internal.config import build_config
 from logfire._internal.exporters import processors
 from logfire._internal.providers import _is_stock_sampler, build_pipeline  # pyright: ignore[reportPrivateUsage]
 from logfire._internal.settings import load_settings
 from logfire._internal.span_storage import attributes_of, set_start_attributes, storage_works
+from logfire._internal.state import LogfireState
 from logfire.testing import CaptureLogfire, TestExporter
 
 from .conftest import clean_env, run_python

@@ -1,361 +1,58 @@
-"""Encode user attribute values as OpenTelemetry span attributes, plus the `logfire.json_schema` that types them.
+"""Turn user attributes into OpenTelemetry span attributes plus the `logfire.json_schema` that types them.
 
-OTel attributes only hold str, bool, 64-bit int and float (and sequences of one of those). Logfire keeps those as
-they are and stores everything else as compact JSON, recording the original Python type in a JSON schema so the
-backend can render it back (`title` is the class name, `x-python-datatype` the kind of object). Encoding never
-raises: an object that cannot be walked is stored as its `repr()`, or as a placeholder when even that fails.
+str, bool, 64-bit int and finite float values are kept as they are; plain JSON dicts and lists take a fast path
+(one C-encoder call, a cached schema); everything else goes through the walk in `json_encoding`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import datetime
-import ipaddress
 import json
 import math
-import re
-import sys
-import uuid
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence, Set, Sized
-from decimal import Decimal
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum
 from functools import lru_cache
-from itertools import islice
-from pathlib import PurePath
-from types import GeneratorType
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from .constants import ATTRIBUTES_NULL_ARGS_KEY
+from .json_encoding import (
+    MAX_DEPTH,
+    MAX_ITEMS,
+    MAX_JSON_SIZE,
+    MAX_STRING_LENGTH,
+    UNKNOWN_SCHEMA,
+    Encoder,
+    JsonDict,
+    builtin_value,
+    dumps,
+    encode_complex,
+)
 
 if TYPE_CHECKING:
-    from typing import TypeAlias
-
     from opentelemetry.util.types import AttributeValue
 
-    JsonValue: TypeAlias = 'None | bool | int | float | str | list[JsonValue] | dict[str, JsonValue]'
-
-__all__ = ['json_dumps_safe', 'prepare_attributes', 'safe_repr', 'truncate_middle']
-
-JsonDict = dict[str, Any]
-
-MAX_DEPTH: Final = 32
-"""Containers nested deeper than this are replaced by a `<ClassName nested too deeply>` placeholder."""
-MAX_ITEMS: Final = 1_000
-"""Items kept per list, dict, set or object; the rest are counted in a `<N more items>` marker."""
-MAX_STRING_LENGTH: Final = 10_000
-"""Longer strings (and reprs) inside a JSON value keep their start and end around a `...`."""
-MAX_JSON_SIZE: Final = 100_000
-"""Rough character budget of one attribute's JSON; once spent, containers stop with a `<N more items>` marker."""
+__all__ = ['prepare_attributes', 'tag_values']
 
 _MIN_INT: Final = -(2**63)
 _MAX_INT: Final = 2**63 - 1
-_PLAIN_SCHEMAS: Final[tuple[JsonDict, ...]] = ({}, {'type': 'object'}, {'type': 'array'})
-"""Schemas of values the backend renders as plain JSON: leaving them out of nested schemas keeps those small."""
-_ENUM_TYPES: Final = {str: 'string', int: 'integer', bool: 'boolean', float: 'number'}
-_JSON_SEPARATORS: Final = (',', ':')
-_UNKNOWN: Final[JsonDict] = {'type': 'object', 'x-python-datatype': 'unknown'}
-_ARRAY_DATATYPES: Final = (tuple, set, frozenset, range, deque)
-
-
-def truncate_middle(text: str, max_length: int) -> str:
-    """Shorten `text` to at most `max_length` characters by replacing its middle with `...`.
-
-    Args:
-        text: The text to shorten.
-        max_length: The longest result allowed, at least 3.
-
-    Returns:
-        `text` itself when short enough, else its start and end joined by `...`.
-    """
-    if len(text) <= max_length:
-        return text
-    keep = max_length - 3
-    head = (keep + 1) // 2
-    return text[:head] + '...' + text[len(text) - (keep - head) :]
-
-
-def safe_repr(value: Any, max_length: int = MAX_STRING_LENGTH) -> str:
-    """Return `repr(value)` cut to `max_length`, or `<unrepresentable ClassName>` when `__repr__` raises.
-
-    Args:
-        value: Any object.
-        max_length: The longest result allowed.
-
-    Returns:
-        A string that never raises to produce.
-    """
-    try:
-        text = repr(value)
-        if type(text) is not str:  # a __repr__ returning a str subclass could lie about its length
-            text = str.__str__(text)
-    except Exception:
-        return f'<unrepresentable {type(value).__name__}>'
-    return truncate_middle(text, max_length)
-
-
-_LEAF_SCHEMAS: Final[dict[type[Any], JsonDict]] = {
-    Decimal: {'type': 'string', 'format': 'decimal'},
-    datetime.datetime: {'type': 'string', 'format': 'date-time'},
-    datetime.date: {'type': 'string', 'format': 'date'},
-    datetime.time: {'type': 'string', 'format': 'time'},
-    datetime.timedelta: {'type': 'string', 'x-python-datatype': 'timedelta'},
-    uuid.UUID: {'type': 'string', 'format': 'uuid'},
-    re.Pattern: {'type': 'string', 'format': 'regex'},
-    ipaddress.IPv4Address: {'type': 'string', 'format': 'ipv4'},
-    ipaddress.IPv6Address: {'type': 'string', 'format': 'ipv6'},
-    ipaddress.IPv4Interface: {'type': 'string', 'format': 'ipv4interface'},
-    ipaddress.IPv6Interface: {'type': 'string', 'format': 'ipv6interface'},
-    ipaddress.IPv4Network: {'type': 'string', 'format': 'ipv4network'},
-    ipaddress.IPv6Network: {'type': 'string', 'format': 'ipv6network'},
-}
-_LEAF_ENCODERS: Final[dict[type[Any], Callable[[Any], Any]]] = {
-    datetime.datetime: datetime.datetime.isoformat,
-    datetime.date: datetime.date.isoformat,
-    datetime.time: datetime.time.isoformat,
-    datetime.timedelta: lambda td: str(td.total_seconds()),
-    re.Pattern: lambda pattern: pattern.pattern,
-}
-
-
-class _Encoder:
-    """One walk over one attribute value, producing its JSON-ready value and its schema together."""
-
-    def __init__(self) -> None:
-        self.budget = MAX_JSON_SIZE
-        self.path: set[int] = set()  # ids of the containers being walked, to spot cycles
-
-    def encode(self, obj: Any, depth: int = 0) -> tuple[JsonValue, JsonDict]:
-        cls = cast('type[Any]', type(obj))  # not obj.__class__, which a proxy may override and make raise
-        if obj is None or cls is bool:
-            self.budget -= 4
-            return obj, {}
-        if cls is str:
-            return self._string(obj), {}
-        if cls is int or cls is float:
-            return self._number(obj), {}
-        if depth >= MAX_DEPTH:
-            return self._string(f'<{cls.__name__} nested too deeply>'), _UNKNOWN
-        if id(obj) in self.path:
-            return self._string(f'<circular reference to {cls.__name__}>'), _UNKNOWN
-        self.path.add(id(obj))
-        try:
-            return self._dispatch(obj, cls, depth + 1)
-        except Exception:
-            return self._string(safe_repr(obj)), _UNKNOWN
-        finally:
-            self.path.discard(id(obj))
-
-    def _string(self, text: str) -> str:
-        text = truncate_middle(text, min(MAX_STRING_LENGTH, max(self.budget, 64)))
-        self.budget -= len(text) + 2
-        return text
-
-    def _number(self, number: float) -> JsonValue:
-        self.budget -= 8
-        if isinstance(number, int) and number.bit_length() > 14_000:  # str() refuses ints over 4300 digits by default
-            return self._string(f'<int with {number.bit_length()} bits>')
-        return number
-
-    def _dispatch(self, obj: Any, cls: type[Any], depth: int) -> tuple[JsonValue, JsonDict]:
-        if cls is list or cls is tuple or isinstance(obj, (Set, range, deque)):
-            return self._array(cast('Iterable[Any]', obj), cls, depth)
-        if isinstance(obj, Mapping):
-            return self._mapping(cast('Mapping[Any, Any]', obj), cls, depth)
-        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            return self._object(obj, 'dataclass', [f.name for f in dataclasses.fields(obj)], depth)
-        pydantic = sys.modules.get('pydantic')
-        if pydantic is not None and isinstance(obj, pydantic.BaseModel):
-            return self._pydantic_model(obj, depth)
-        if not isinstance(obj, type) and hasattr(cls, '__attrs_attrs__'):
-            return self._object(obj, 'attrs', [a.name for a in cls.__attrs_attrs__], depth)
-        if isinstance(obj, Enum):
-            return self._enum(obj, cls, depth)
-        leaf = _describe_leaf(obj, cls)
-        if leaf is not None:
-            return self.encode(leaf[0], depth)[0], leaf[1]
-        if isinstance(obj, Sequence):
-            return self._array(cast('Sequence[Any]', obj), cls, depth)
-        return self._string(safe_repr(obj)), _UNKNOWN
-
-    def _items(self, items: Iterable[Any], depth: int) -> tuple[list[JsonValue], list[JsonDict]]:
-        values: list[JsonValue] = []
-        schemas: list[JsonDict] = []
-        for item in islice(items, MAX_ITEMS):
-            if self.budget <= 0:
-                break
-            value, schema = self.encode(item, depth)
-            values.append(value)
-            schemas.append(schema)
-        return values, schemas
-
-    def _array(self, obj: Iterable[Any], cls: type[Any], depth: int) -> tuple[JsonValue, JsonDict]:
-        schema: JsonDict = {'type': 'array'}
-        if cls is not list:
-            datatype = next((t.__name__ for t in _ARRAY_DATATYPES if isinstance(obj, t)), 'Sequence')
-            schema['x-python-datatype'] = datatype
-            if datatype == 'Sequence':
-                schema['title'] = cls.__name__
-        total = len(obj) if isinstance(obj, Sized) else 0
-        is_set = isinstance(obj, Set)
-        if is_set and total <= MAX_ITEMS:
-            with contextlib.suppress(Exception):  # unorderable members keep their iteration order
-                obj = sorted(obj)
-        values, schemas = self._items(obj, depth)
-        if total > len(values):
-            values.append(self._string(f'<{total - len(values)} more items>'))
-        # Like the established SDK, sets get no item schemas, and plain JSON items need none.
-        if not is_set and any(s not in _PLAIN_SCHEMAS for s in schemas):
-            if all(s == schemas[0] for s in schemas) and total == len(schemas):
-                schema['items'] = schemas[0]
-            else:
-                schema['prefixItems'] = schemas
-        return values, schema
-
-    def _mapping(self, obj: Mapping[Any, Any], cls: type[Any], depth: int) -> tuple[JsonValue, JsonDict]:
-        result: dict[str, JsonValue] = {}
-        properties: JsonDict = {}
-        for key, item in islice(obj.items(), MAX_ITEMS):
-            if self.budget <= 0:
-                break
-            key = self._string(key if type(key) is str else safe_repr(key, 200))
-            result[key], schema = self.encode(item, depth)
-            if schema not in _PLAIN_SCHEMAS:
-                properties[key] = schema
-        if len(obj) > len(result):
-            result['...'] = self._string(f'<{len(obj) - len(result)} more items>')
-        schema: JsonDict = {'type': 'object'}
-        if cls is not dict:
-            schema.update({'title': cls.__name__, 'x-python-datatype': 'Mapping'})
-        if properties:
-            schema['properties'] = properties
-        return result, schema
-
-    def _object(self, obj: Any, datatype: str, names: list[str], depth: int) -> tuple[JsonValue, JsonDict]:
-        values, schemas = self._items((getattr(obj, name) for name in names), depth)
-        result: dict[str, JsonValue] = dict(zip(names, values, strict=False))
-        if len(names) > len(values):
-            result['...'] = self._string(f'<{len(names) - len(values)} more items>')
-        schema: JsonDict = {'type': 'object', 'title': type(obj).__name__, 'x-python-datatype': datatype}
-        properties = {name: s for name, s in zip(names, schemas, strict=False) if s not in _PLAIN_SCHEMAS}
-        if properties:
-            schema['properties'] = properties
-        return result, schema
-
-    def _pydantic_model(self, model: Any, depth: int) -> tuple[JsonValue, JsonDict]:
-        # The JSON comes from model_dump() so custom serializers apply; the schema comes from the field values,
-        # which still carry their Python types.
-        fields: dict[str, Any] = model.__class__.model_fields
-        extra: dict[str, Any] = model.model_extra or {}
-        names = [*fields, *extra]
-        budget = self.budget
-        _, schema = self._object(model, 'PydanticModel', names, depth)
-        self.budget = budget
-        dumped = model.model_dump(warnings=False)
-        value, _ = self.encode(dumped, depth)
-        return value, schema
-
-    def _enum(self, member: Enum, cls: type[Any], depth: int) -> tuple[JsonValue, JsonDict]:
-        values: list[Any] = [m.value for m in islice(cast('Iterable[Enum]', cls), MAX_ITEMS)]
-        kinds: set[type[Any]] = {type(v) for v in values}
-        kind = _ENUM_TYPES.get(kinds.pop(), 'object') if len(kinds) == 1 else 'object'
-        schema: JsonDict = {'type': kind, 'title': cls.__name__, 'x-python-datatype': 'Enum'}
-        schema['enum'] = [self.encode(v, depth)[0] for v in values]
-        return self.encode(member.value, depth)[0], schema
-
-
-def _describe_leaf(obj: Any, cls: type[Any]) -> tuple[Any, JsonDict] | None:
-    """Return a simpler stand-in for `obj` (usually its text) and the schema naming its type, if it is known."""
-    for base in cls.__mro__[:-1]:
-        schema = _LEAF_SCHEMAS.get(base)
-        if schema is not None:
-            return _LEAF_ENCODERS.get(base, str)(obj), schema
-    if isinstance(obj, (bytes, bytearray)):
-        datatype = 'bytearray' if isinstance(obj, bytearray) else 'bytes'
-        schema = {'type': 'string', 'x-python-datatype': datatype}
-        if cls.__name__ != datatype:
-            schema['title'] = cls.__name__
-        return _decode_bytes(bytes(obj)), schema
-    if isinstance(obj, PurePath):
-        return str(obj), {'type': 'string', 'format': 'path', 'x-python-datatype': cls.__name__}
-    if isinstance(obj, BaseException):
-        return str(obj), {'type': 'object', 'title': cls.__name__, 'x-python-datatype': 'Exception'}
-    if isinstance(obj, GeneratorType):  # never consumed: iterating would steal the caller's items
-        return safe_repr(obj), {'type': 'array', 'title': cls.__name__, 'x-python-datatype': 'generator'}
-    if isinstance(obj, (str, int, float)):  # subclasses, e.g. numpy.float64: plain values of their base type
-        return _builtin_value(obj), {}
-    return _pydantic_leaf(obj)
-
-
-def _builtin_value(obj: str | int | float) -> str | int | float:
-    if isinstance(obj, str):
-        return str.__str__(obj)
-    return int.__int__(obj) if isinstance(obj, int) else float.__float__(obj)
-
-
-def _decode_bytes(data: bytes) -> str:
-    try:
-        return data.decode('utf-8')
-    except UnicodeDecodeError:
-        return repr(data)[2:-1]  # the escapes of bytes' repr, without b'...'
-
-
-def _pydantic_leaf(obj: Any) -> tuple[Any, JsonDict] | None:
-    pydantic = sys.modules.get('pydantic')
-    if pydantic is None:
-        return None
-    for name in ('SecretStr', 'SecretBytes', 'NameEmail'):
-        if isinstance(obj, getattr(pydantic, name)):
-            return str(obj), {'type': 'string', 'x-python-datatype': name}
-    core = sys.modules.get('pydantic_core')
-    if isinstance(obj, pydantic.AnyUrl) or (core is not None and isinstance(obj, (core.Url, core.MultiHostUrl))):
-        return str(obj), {'type': 'string', 'x-python-datatype': 'Url'}
-    return None
-
-
 _encode_str: Final = json.encoder.encode_basestring_ascii
-_JSON_ENCODER: Final = json.JSONEncoder(separators=_JSON_SEPARATORS)
-"""What `json.dumps(value, separators=...)` uses, built once instead of on every call."""
-
-
-def _dumps(value: Any) -> str:
-    return _JSON_ENCODER.encode(value)
-
-
-def json_dumps_safe(value: Any) -> str:
-    """Encode any value as compact JSON, the way non-primitive attributes are stored.
-
-    Args:
-        value: Any object; unknown types become their `repr()`.
-
-    Returns:
-        The JSON text, bounded by the module's size limits. Never raises.
-    """
-    return _encode_complex(value)[0]
-
-
-def _encode_complex(value: Any) -> tuple[str, JsonDict]:
-    try:
-        encoded, schema = _Encoder().encode(value)
-        return _dumps(encoded), schema
-    except Exception:  # e.g. a repr so deep that even placeholders cannot be built
-        return _dumps(f'<unrepresentable {type(value).__name__}>'), _UNKNOWN
 
 
 def _encode_top_level(value: Any) -> tuple[AttributeValue, JsonDict]:
     try:  # isinstance() can raise, through a __class__ property
         if isinstance(value, Enum) or not isinstance(value, (str, int, float)):
-            return _encode_complex(value)
-        native = _builtin_value(value)
+            return encode_complex(value)
+        native = builtin_value(value)
     except Exception:
-        return _encode_complex(value)
+        return encode_complex(value)
     if type(native) is int and not _MIN_INT <= native <= _MAX_INT:
         # Too big for an OTel int: stored as its decimal text, which is also its JSON.
-        encoded = _Encoder().encode(native)[0]
-        return _dumps(encoded), _UNKNOWN if type(encoded) is str else {'type': 'integer', 'x-python-datatype': 'int'}
+        encoded = Encoder().encode(native)[0]
+        return dumps(encoded), UNKNOWN_SCHEMA if type(encoded) is str else {
+            'type': 'integer',
+            'x-python-datatype': 'int',
+        }
     if type(native) is float and not math.isfinite(native):
-        return _dumps(native), {'type': 'number', 'x-python-datatype': 'float'}  # NaN, Infinity or -Infinity
+        return dumps(native), {'type': 'number', 'x-python-datatype': 'float'}  # NaN, Infinity or -Infinity
     return native, {}
 
 
@@ -364,10 +61,10 @@ _PLAIN_JSON_DEPTH: Final = MAX_DEPTH // 2
 
 
 def _plain_budget(container: list[Any] | dict[Any, Any], budget: int, depth: int) -> int:
-    """What is left of `budget` after `container`, counted as `_Encoder` counts; negative when it is not plain.
+    """What is left of `budget` after `container`, counted as `Encoder` counts; negative when it is not plain.
 
     Plain means exact `dict` (str keys), `list`, `str`, `int`, `float`, `bool` and `None`, well within every limit.
-    `_Encoder` would return such a value unchanged, with the schema `{"type":"object"}` or `{"type":"array"}`
+    `Encoder` would return such a value unchanged, with the schema `{"type":"object"}` or `{"type":"array"}`
     (plain items get no schema of their own), so `json.dumps` alone encodes it. The walk stops at the first
     value that is not plain, or once the budget is spent, so a huge value costs little here.
     """
@@ -387,7 +84,7 @@ def _plain_budget(container: list[Any] | dict[Any, Any], budget: int, depth: int
                 return -1
             budget -= len(item) + 2
         elif cls is int:
-            if item.bit_length() > 14_000:  # as `_Encoder._number`
+            if item.bit_length() > 14_000:  # as `Encoder._number`
                 return -1
             budget -= 8
         elif cls is float:
@@ -414,11 +111,11 @@ def _plain_encoder() -> Callable[[Any], str]:
         try:
             encoder = make(None, _not_plain, _encode_str, None, ':', ',', False, False, True)
             sample: list[Any] = ['\u00e9', 1, 1.5, math.nan, None, True, {'k': []}]
-            if ''.join(encoder(sample, 0)) == _dumps(sample):
+            if ''.join(encoder(sample, 0)) == dumps(sample):
                 return lambda value: ''.join(encoder(value, 0))
         except Exception:  # another Python's C encoder may take other arguments
             pass
-    return _dumps
+    return dumps
 
 
 def _not_plain(value: Any) -> Any:
@@ -443,7 +140,7 @@ _encode_plain: Final = _plain_encoder()
 
 @lru_cache(maxsize=1024)
 def _plain_schema(keys: tuple[str, ...]) -> str:
-    properties = ','.join(f'{_dumps(key)}:{{}}' for key in keys)
+    properties = ','.join(f'{dumps(key)}:{{}}' for key in keys)
     return f'{{"type":"object","properties":{{{properties}}}}}'
 
 
@@ -452,7 +149,7 @@ def _kinds_schema(keys: tuple[str, ...], kinds: tuple[tuple[str, str], ...]) -> 
     """The schema when every value is a primitive or, for the keys in `kinds`, a plain JSON object or array."""
     kind_of = dict(kinds)
     properties = {key: {'type': kind_of[key]} if key in kind_of else {} for key in keys}
-    return _dumps({'type': 'object', 'properties': properties})
+    return dumps({'type': 'object', 'properties': properties})
 
 
 def tag_values(tags: Sequence[object]) -> tuple[str, ...]:
@@ -523,4 +220,4 @@ def _schema(keys: tuple[str, ...], schemas: dict[str, JsonDict] | None, kinds: d
     for key, kind in (kinds or {}).items():
         schemas[key] = {'type': kind}
     properties = {key: schemas.get(key, {}) for key in keys}
-    return _dumps({'type': 'object', 'properties': properties})
+    return dumps({'type': 'object', 'properties': properties})

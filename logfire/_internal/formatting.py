@@ -16,7 +16,7 @@ from pathlib import Path
 from string import Formatter
 from typing import Any, Final, NamedTuple
 
-from .attributes import safe_repr, truncate_middle
+from .json_encoding import safe_repr, truncate_middle
 
 __all__ = ['FormattingFailedWarning', 'InspectArgumentsFailedWarning', 'format_message', 'inspect_fstring']
 

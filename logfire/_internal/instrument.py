@@ -24,9 +24,10 @@ from .span import LogfireSpan
 from .stack_info import code_attributes_for
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
     from opentelemetry.util.types import AttributeValue
 
-    from .main import Logfire
+    from .state import LogfireState
 
 F = TypeVar('F', bound=Callable[..., Any])
 
@@ -36,7 +37,9 @@ class InstrumentGeneratorWarning(UserWarning):
 
 
 def instrument_decorator(
-    logfire: Logfire,
+    tags: tuple[str, ...],
+    state: LogfireState,
+    tracer: Tracer,
     msg_template: str | None,
     *,
     span_name: str | None,
@@ -55,8 +58,8 @@ def instrument_decorator(
         static: dict[str, AttributeValue] = dict(code_attributes_for(code)) if code is not None else {}
         static[ATTRIBUTES_MESSAGE_TEMPLATE_KEY] = template
         static[ATTRIBUTES_SPAN_TYPE_KEY] = 'span'
-        if logfire._tags:  # pyright: ignore[reportPrivateUsage]
-            static[ATTRIBUTES_TAGS_KEY] = tag_values(logfire._tags)  # pyright: ignore[reportPrivateUsage]
+        if tags:
+            static[ATTRIBUTES_TAGS_KEY] = tag_values(tags)
         signature = _signature(func) if extract_args else None
         wanted = None if isinstance(extract_args, bool) else frozenset(extract_args)
 
@@ -68,7 +71,7 @@ def instrument_decorator(
                     bound = signature.bind(*args, **kwargs)
                     bound.apply_defaults()
                     values = {k: v for k, v in bound.arguments.items() if wanted is None or k in wanted}
-                scrubber = logfire._state.scrubber  # pyright: ignore[reportPrivateUsage]
+                scrubber = state.scrubber
                 message_values = scrubber.message_values(template, values) if scrubber else values
                 attributes[ATTRIBUTES_MESSAGE_KEY] = format_message(template, message_values)
                 if values:
@@ -78,9 +81,8 @@ def instrument_decorator(
                         attributes[ATTRIBUTES_JSON_SCHEMA_KEY] = schema
             except Exception as exc:
                 report_internal_error('instrument', exc)
-            state = logfire._state  # pyright: ignore[reportPrivateUsage]
             context = Context() if new_trace else None
-            return LogfireSpan(name, attributes, logfire._tracer, state, context=context)  # pyright: ignore[reportPrivateUsage]
+            return LogfireSpan(name, attributes, tracer, state, context=context)
 
         if (inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func)) and not allow_generator:
             warnings.warn(

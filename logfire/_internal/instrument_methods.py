@@ -1,19 +1,73 @@
-"""Typed `instrument_*` facades: a docstring and a one-line delegate to the integration registry each."""
+"""`Logfire.instrument` and the typed `instrument_*` facades: a docstring and a one-line delegate each."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from .instrument import instrument_decorator
 from .integrations import load
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
     from typing_extensions import Unpack
 
     from .integrations.asgi import ASGIApp, ASGIOptions
+    from .state import LogfireState
 
 
 class InstrumentMethods:
-    """Mixin of `Logfire` holding one method per integration."""
+    """Mixin of `Logfire` holding `instrument()` (the decorator) and one method per integration."""
+
+    _tags: tuple[str, ...]
+    _state: LogfireState
+    _tracer: Tracer
+
+    def instrument(
+        self,
+        msg_template: str | Callable[..., Any] | None = None,
+        *,
+        span_name: str | None = None,
+        extract_args: bool | Sequence[str] = True,
+        record_return: bool = False,
+        allow_generator: bool = False,
+        new_trace: bool = False,
+    ) -> Any:
+        """Decorate a function so each call runs in a span; usable bare (`@logfire.instrument`) or called.
+
+        Args:
+            msg_template: The span's message template (default `Calling {module}.{qualname}`); it may use
+                the function's argument names.
+            span_name: The span name (default: the template).
+            extract_args: Record the arguments as attributes: `True` for all, or a list of names.
+            record_return: Record the return value as the `return` attribute.
+            allow_generator: Silence the warning for generator functions (their span stays open while
+                the caller iterates, which can misattribute nested spans).
+            new_trace: Start a new trace for each call instead of nesting under the current span.
+
+        Example:
+            ```python
+            import logfire
+
+            @logfire.instrument('adding {a} and {b}', record_return=True)
+            def add(a: int, b: int) -> int:
+                return a + b
+
+            add(1, 2)
+            ```
+        """
+        decorator = instrument_decorator(
+            self._tags,
+            self._state,
+            self._tracer,
+            None if callable(msg_template) else msg_template,
+            span_name=span_name,
+            extract_args=extract_args,
+            record_return=record_return,
+            allow_generator=allow_generator,
+            new_trace=new_trace,
+        )
+        return decorator(msg_template) if callable(msg_template) else decorator
 
     def instrument_asgi(
         self,
@@ -66,5 +120,5 @@ class InstrumentMethods:
             ```
         """
         return load('asgi').instrument(
-            self, app, capture_headers=capture_headers, record_send_receive=record_send_receive, **kwargs
+            self._state, app, capture_headers=capture_headers, record_send_receive=record_send_receive, **kwargs
         )

@@ -1,30 +1,18 @@
-"""`Logfire`: spans, logs, levels, tags and metrics over the shared configuration. No integration code here."""
+"""`Logfire`: spans, logs, levels and tags over the shared state; metrics and `instrument*` come from mixins."""
 
 from __future__ import annotations
 
 import sys
-import warnings
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from time import time_ns
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as context_api
-from opentelemetry.metrics import (
-    CallbackT,
-    Counter,
-    Histogram,
-    ObservableCounter,
-    ObservableGauge,
-    ObservableUpDownCounter,
-    UpDownCounter,
-)
-from opentelemetry.metrics import _Gauge as Gauge
 from opentelemetry.trace import Link, NoOpTracer, SpanKind, Status, StatusCode
 
 from ..version import VERSION
 from .attributes import prepare_attributes, tag_values
-from .config import GLOBAL_STATE, LogfireState
 from .constants import (
     ATTRIBUTES_DISABLE_CONSOLE_KEY,
     ATTRIBUTES_JSON_SCHEMA_KEY,
@@ -44,11 +32,13 @@ from .errors import report_internal_error
 from .exporters.processors import SPAN_NOTES, start_noted
 from .formatting import format_message, inspect_fstring
 from .http_spans import HTTP_STATUS_CODE
-from .instrument import instrument_decorator
 from .instrument_methods import InstrumentMethods
+from .levels import level_number_or_warn
+from .metric_methods import MetricMethods
 from .proxy import SUPPRESS_INSTRUMENTATION_KEY
 from .span import LogfireSpan
 from .stack_info import get_frame, user_code_location
+from .state import GLOBAL_STATE, LogfireState
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -58,11 +48,7 @@ if TYPE_CHECKING:
     from .scrubbing import Scrubber
 
 
-class UnknownLevelWarning(UserWarning):
-    """A log call named a level that does not exist; the log was recorded at error level."""
-
-
-class Logfire(InstrumentMethods):
+class Logfire(InstrumentMethods, MetricMethods):
     """The logfire API: spans, logs, metrics and integrations, over one shared configuration.
 
     Instances are cheap views: `with_tags()` and `with_settings()` return new ones that share the
@@ -177,7 +163,7 @@ class Logfire(InstrumentMethods):
         if attributes:
             _check_attribute_names(attributes)
         try:
-            level_num = _level_number_or_warn(level) if level is not None else None
+            level_num = level_number_or_warn(level) if level is not None else None
             if level_num is not None and level_num < self._state.min_level:
                 return _noop_span(self._state)
             template, otel_attributes, checked_by = self._base_attributes(msg_template, attributes, tags, frame)
@@ -277,7 +263,7 @@ class Logfire(InstrumentMethods):
             else:
                 level_num = LEVEL_NUMBERS.get(level) if isinstance(level, str) else None
                 if level_num is None:
-                    level_num = _level_number_or_warn(level)
+                    level_num = level_number_or_warn(level)
             state = self._state
             if level_num < state.min_level:
                 return
@@ -395,50 +381,6 @@ class Logfire(InstrumentMethods):
         """Log at error level with the exception being handled recorded. Call it in an `except` block."""
         self._log(_ERROR, msg_template, attributes, _tags, _exc_info, get_frame(1))
 
-    def instrument(
-        self,
-        msg_template: str | Callable[..., Any] | None = None,
-        *,
-        span_name: str | None = None,
-        extract_args: bool | Sequence[str] = True,
-        record_return: bool = False,
-        allow_generator: bool = False,
-        new_trace: bool = False,
-    ) -> Any:
-        """Decorate a function so each call runs in a span; usable bare (`@logfire.instrument`) or called.
-
-        Args:
-            msg_template: The span's message template (default `Calling {module}.{qualname}`); it may use
-                the function's argument names.
-            span_name: The span name (default: the template).
-            extract_args: Record the arguments as attributes: `True` for all, or a list of names.
-            record_return: Record the return value as the `return` attribute.
-            allow_generator: Silence the warning for generator functions (their span stays open while
-                the caller iterates, which can misattribute nested spans).
-            new_trace: Start a new trace for each call instead of nesting under the current span.
-
-        Example:
-            ```python
-            import logfire
-
-            @logfire.instrument('adding {a} and {b}', record_return=True)
-            def add(a: int, b: int) -> int:
-                return a + b
-
-            add(1, 2)
-            ```
-        """
-        decorator = instrument_decorator(
-            self,
-            None if callable(msg_template) else msg_template,
-            span_name=span_name,
-            extract_args=extract_args,
-            record_return=record_return,
-            allow_generator=allow_generator,
-            new_trace=new_trace,
-        )
-        return decorator(msg_template) if callable(msg_template) else decorator
-
     @contextmanager
     def suppress_instrumentation(self) -> Generator[None, None, None]:
         """Within the block, no spans, logs or instrumentation spans are created.
@@ -456,42 +398,6 @@ class Logfire(InstrumentMethods):
             yield
         finally:
             context_api.detach(token)
-
-    # ---- metrics -----------------------------------------------------------------------------------
-
-    def metric_counter(self, name: str, *, unit: str = '', description: str = '') -> Counter:
-        """Create a counter: a monotonically increasing sum (`.add(1)`)."""
-        return self._meter.create_counter(name, unit, description)
-
-    def metric_histogram(self, name: str, *, unit: str = '', description: str = '') -> Histogram:
-        """Create a histogram: a distribution of recorded values (`.record(0.25)`)."""
-        return self._meter.create_histogram(name, unit, description)
-
-    def metric_gauge(self, name: str, *, unit: str = '', description: str = '') -> Gauge:
-        """Create a gauge: the last value set (`.set(42)`)."""
-        return self._meter.create_gauge(name, unit, description)
-
-    def metric_up_down_counter(self, name: str, *, unit: str = '', description: str = '') -> UpDownCounter:
-        """Create an up-down counter: a sum that can also decrease (`.add(-1)`)."""
-        return self._meter.create_up_down_counter(name, unit, description)
-
-    def metric_counter_callback(
-        self, name: str, *, callbacks: Sequence[CallbackT], unit: str = '', description: str = ''
-    ) -> ObservableCounter:
-        """Create an observable counter whose `callbacks` report the total when metrics are collected."""
-        return self._meter.create_observable_counter(name, callbacks, unit, description)
-
-    def metric_gauge_callback(
-        self, name: str, *, callbacks: Sequence[CallbackT], unit: str = '', description: str = ''
-    ) -> ObservableGauge:
-        """Create an observable gauge whose `callbacks` report the value when metrics are collected."""
-        return self._meter.create_observable_gauge(name, callbacks, unit, description)
-
-    def metric_up_down_counter_callback(
-        self, name: str, *, callbacks: Sequence[CallbackT], unit: str = '', description: str = ''
-    ) -> ObservableUpDownCounter:
-        """Create an observable up-down counter whose `callbacks` report the value when metrics are collected."""
-        return self._meter.create_observable_up_down_counter(name, callbacks, unit, description)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
@@ -511,19 +417,6 @@ def _check_attribute_names(attributes: dict[Any, Any]) -> None:
                 f'Attribute names starting with an underscore are reserved for options, got {key!r}. '
                 'Rename the attribute.'
             )
-
-
-def _level_number_or_warn(level: object) -> int:
-    if isinstance(level, int) and not isinstance(level, bool):
-        return level
-    if isinstance(level, str) and level.lower() in LEVEL_NUMBERS:
-        return LEVEL_NUMBERS[level.lower()]
-    warnings.warn(
-        f'Unknown log level {level!r}; logging at error level. Accepted: {", ".join(LEVEL_NUMBERS)}, or a number.',
-        UnknownLevelWarning,
-        stacklevel=4,
-    )
-    return ERROR_LEVEL
 
 
 def _links(links: Sequence[tuple[Any, Any]] | Sequence[Link]) -> Sequence[Link]:

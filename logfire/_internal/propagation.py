@@ -19,7 +19,7 @@ from opentelemetry.propagators.textmap import (
 from .errors import logger
 
 if TYPE_CHECKING:
-    from .config import LogfireState
+    from .state import LogfireState
 
 
 class DistributedTracingPropagator(TextMapPropagator):

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from opentelemetry import metrics
@@ -18,8 +15,8 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from ..version import VERSION
-from .errors import handle_internal_errors
 from .exporters.processors import RootSpanProcessor
+from .pipeline import Pipeline
 from .span_storage import storage_works
 
 if TYPE_CHECKING:
@@ -27,54 +24,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
 
     from .config import LogfireConfig
-
-
-@dataclass
-class Pipeline:
-    """The real SDK objects behind the proxies, and how to flush and stop them within a bound."""
-
-    tracer_provider: TracerProvider
-    meter_provider: metrics.MeterProvider
-    defer_attributes: bool = False
-    """Whether logfire's API may start its spans without attributes and have the root processor add them, which
-    skips validating values the API has made valid already (see `span_storage`)."""
-
-    def force_flush(self, timeout_millis: int) -> bool:
-        """Flush spans, then metrics, within `timeout_millis` in total."""
-        deadline = time.monotonic() + timeout_millis / 1000
-        ok = self.tracer_provider.force_flush(timeout_millis)
-        if isinstance(self.meter_provider, MeterProvider):
-            remaining = max(0, int((deadline - time.monotonic()) * 1000))
-            try:
-                ok = self.meter_provider.force_flush(remaining) and ok
-            except Exception:  # the SDK raises when collection times out: an answer, not an internal error
-                ok = False
-        return ok
-
-    def shutdown(self, timeout_millis: int, *, flush: bool = True) -> bool:
-        """Flush (optionally) and shut down, giving up after `timeout_millis` so exit is never held.
-
-        The flush gets most of the time; the rest is kept for the exporters to move whatever is still
-        unsent to their disk queues, which the next process with the same `data_dir` delivers.
-        """
-        result: list[bool] = []
-        deadline = time.monotonic() + timeout_millis / 1000
-        reserve = min(500, timeout_millis // 4)
-
-        def run() -> None:
-            with handle_internal_errors('pipeline shutdown'):
-                ok = self.force_flush(timeout_millis - reserve) if flush else True
-                self.tracer_provider.shutdown()
-                if isinstance(self.meter_provider, MeterProvider):
-                    remaining = int((deadline - time.monotonic()) * 1000)
-                    self.meter_provider.shutdown(timeout_millis=max(1, remaining))
-                result.append(ok)
-
-        # Exporters may block on a dead endpoint beyond their own timeouts; a daemon thread bounds the wait.
-        thread = threading.Thread(target=run, name='logfire-shutdown', daemon=True)
-        thread.start()
-        thread.join(timeout_millis / 1000 + 0.5)
-        return bool(result and result[0])
 
 
 def build_resource(config: LogfireConfig) -> Resource:

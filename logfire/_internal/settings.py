@@ -30,6 +30,7 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+from .accepted_values import ACCEPTED_VALUES
 from .constants import LEVEL_NUMBERS
 
 _pyproject_table: ContextVar[dict[str, Any] | None] = ContextVar('logfire_pyproject_table', default=None)
@@ -414,40 +415,6 @@ def _shown(name: str, value: object) -> str:
     if name == 'token' or name.endswith('headers'):
         return '<hidden>'
     return repr(value)
-
-
-_BOOL = 'true, false, 1 or 0'
-ACCEPTED_VALUES: dict[str, str] = {
-    'send_to_logfire': f"{_BOOL}, or 'if-token-present'",
-    'console': _BOOL,
-    'console_colors': "'auto', 'always' or 'never'",
-    'console_span_style': "'simple', 'indented' or 'show-parents'",
-    'console_include_timestamp': _BOOL,
-    'console_include_tags': _BOOL,
-    'console_verbose': _BOOL,
-    'console_show_span_end': _BOOL,
-    'console_min_log_level': ', '.join(repr(n) for n in LEVEL_NUMBERS),
-    'min_level': ', '.join(repr(n) for n in LEVEL_NUMBERS) + ', or a level number',
-    'trace_sample_rate': 'a number from 0.0 to 1.0',
-    'distributed_tracing': _BOOL,
-    'inspect_arguments': _BOOL,
-    'metrics': _BOOL,
-    'scrubbing': _BOOL,
-    'resource_attributes': 'comma-separated key=value pairs',
-    'otlp_protocol': "'http/protobuf' or 'grpc'",
-    'retry_queue_max_bytes': 'a whole number of bytes >= 0',
-    'shutdown_timeout_millis': 'a whole number of milliseconds >= 0',
-    'otlp_compression': "'gzip', 'deflate' or 'none'",
-    'otlp_headers': 'comma-separated key=value pairs',
-    'otlp_traces_headers': 'comma-separated key=value pairs',
-    'otlp_metrics_headers': 'comma-separated key=value pairs',
-    'otlp_logs_headers': 'comma-separated key=value pairs',
-    'otlp_timeout': 'a number of seconds > 0',
-    'bsp_schedule_delay_millis': 'a whole number of milliseconds >= 0',
-    'bsp_max_queue_size': 'a whole number >= 1',
-    'bsp_max_export_batch_size': 'a whole number >= 1',
-    'bsp_export_timeout_millis': 'a whole number of milliseconds >= 0',
-}
 
 
 def ignore_no_config() -> bool:

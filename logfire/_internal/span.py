@@ -28,8 +28,8 @@ from .errors import handle_internal_errors
 from .exporters.processors import SPAN_NOTES, start_noted
 
 if TYPE_CHECKING:
-    from .config import LogfireState
     from .scrubbing import Scrubber
+    from .state import LogfireState
 
 _INTERNAL = trace.SpanKind.INTERNAL
 

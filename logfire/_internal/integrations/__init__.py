@@ -2,7 +2,8 @@
 
 Integration modules import their third-party packages at the top, with no try/except. `load()` is the
 only place that turns a missing package into `MissingExtraError`, and only for the packages the table
-names, so a broken import inside logfire itself still surfaces as itself.
+names, so a broken import inside logfire itself still surfaces as itself. An integration's `instrument()`
+is given the `SharedProviders`, never the `Logfire` object, so integrations sit below the API that calls them.
 """
 
 from __future__ import annotations
@@ -11,11 +12,29 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, ModuleType
-from typing import Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from ...exceptions import MissingExtraError
 
-__all__ = ['INTEGRATIONS', 'Integration', 'load']
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
+__all__ = ['INTEGRATIONS', 'Integration', 'SharedProviders', 'load']
+
+
+class SharedProviders(Protocol):
+    """What an integration records through: the shared proxy providers, which `configure()` points at the real ones."""
+
+    @property
+    def tracer_provider(self) -> TracerProvider:
+        """The proxy tracer provider every span of logfire and its integrations is started from."""
+        ...
+
+    @property
+    def meter_provider(self) -> MeterProvider:
+        """The proxy meter provider every metric instrument is made from."""
+        ...
 
 
 @dataclass(frozen=True)

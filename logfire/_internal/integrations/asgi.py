@@ -36,7 +36,7 @@ from ..settings import env_str_list
 from ..span_storage import attributes_of
 
 if TYPE_CHECKING:
-    from ..main import Logfire
+    from . import SharedProviders
 
 __all__ = ['ASGIApp', 'ASGIOptions', 'LogfireASGIMiddleware', 'instrument']
 
@@ -70,7 +70,7 @@ class ASGIOptions(TypedDict, total=False):
 
 
 def instrument(
-    logfire: Logfire,
+    providers: SharedProviders,
     app: ASGIApp,
     /,
     *,
@@ -86,7 +86,7 @@ def instrument(
     if capture_headers:
         for key in ('http_capture_headers_server_request', 'http_capture_headers_server_response'):
             kwargs[key] = kwargs.get(key) or list(_CAPTURE_ALL)
-    tracer_provider: trace.TracerProvider = logfire.config.tracer_provider
+    tracer_provider: trace.TracerProvider = providers.tracer_provider
     if record_send_receive:
         tracer_provider = _SendReceiveAtDebug(tracer_provider)
     else:
@@ -99,7 +99,7 @@ def instrument(
         excluded=excluded,
         name_from_route=own_names,
         tracer_provider=tracer_provider,
-        meter_provider=logfire.config.meter_provider,
+        meter_provider=providers.meter_provider,
         **kwargs,
     )
 
