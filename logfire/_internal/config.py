@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from ..exceptions import LogfireConfigError
 from .constants import LevelName
 from .errors import handle_internal_errors
+from .executor_context import carry_context_into_thread_pools
 from .options import AdvancedOptions, ConsoleOptions, MetricsOptions, SamplingOptions, ScrubbingOptions
 from .proxy import ProxyMeterProvider, ProxyTracerProvider
 from .scrubbing import Scrubber
@@ -254,7 +255,8 @@ def configure(
         min_level: Drop spans and logs below this level (a name or number).
         distributed_tracing: Join incoming trace context: `None` joins and warns once, `True` joins
             silently, `False` always starts a new trace.
-        advanced: Rarely needed settings (backend URL, id and time generators, retry queue, shutdown timeout).
+        advanced: Rarely needed settings (backend URL, id and time generators, retry queue, shutdown timeout,
+            thread pool context).
 
     Returns:
         The configured `Logfire` instance (the global one unless `local=True`).
@@ -302,6 +304,7 @@ def configure(
     state.apply(config)
     if not local:
         install_globals(state)
+        carry_context_into_thread_pools(settings.thread_pool_context)
     return Logfire(state)
 
 

@@ -171,6 +171,12 @@ class LogfireSettings(BaseSettings):
         description='Join trace context from incoming requests: unset joins and warns once, true joins '
         'silently, false always starts a new trace.',
     )
+    thread_pool_context: bool = Field(
+        True,
+        description='Run work submitted to a `ThreadPoolExecutor` (and `loop.run_in_executor`) in the '
+        "submitter's trace context, so its spans are children of the span that submitted it. Applies to the "
+        'global `configure()` only.',
+    )
     inspect_arguments: bool = Field(
         default_factory=_inspect_arguments_default,
         description='Turn f-string messages into templates and attributes (default on for Python >= 3.11). The '
@@ -431,6 +437,7 @@ ACCEPTED_VALUES: dict[str, str] = {
     'trace_sample_rate': 'a number from 0.0 to 1.0',
     'distributed_tracing': _BOOL,
     'inspect_arguments': _BOOL,
+    'thread_pool_context': _BOOL,
     'metrics': _BOOL,
     'scrubbing': _BOOL,
     'resource_attributes': 'comma-separated key=value pairs',
