@@ -24,7 +24,8 @@ PRELUDE = textwrap.dedent(
     def configure(**kwargs):
         processors = [SimpleSpanProcessor(exporter)]  # each configure() shuts the previous pipeline down
         logfire.configure(
-            send_to_logfire=False, console=False, inspect_arguments=False, additional_span_processors=processors, **kwargs
+            send_to_logfire=False, console=False, inspect_arguments=False, additional_span_processors=processors,
+            **kwargs,
         )
 
 
@@ -33,14 +34,18 @@ PRELUDE = textwrap.dedent(
             pass
 
 
+    def tasks():
+        return [(s.attributes['logfire.msg'], s.parent) for s in exporter.exported_spans if s.name.startswith('task')]
+
+
     def children_of(name):
         '''How many `task` spans are children of the span called `name`, and how many started their own trace.'''
         [parent] = [s for s in exporter.exported_spans if s.name == name]
-        tasks = [s for s in exporter.exported_spans if s.name.startswith('task')]
+        parents = [parent_of for _, parent_of in tasks()]
         exporter.clear()
         return {
-            'children': sum(s.parent is not None and s.parent.span_id == parent.context.span_id for s in tasks),
-            'orphans': sum(s.parent is None for s in tasks),
+            'children': sum(p is not None and p.span_id == parent.context.span_id for p in parents),
+            'orphans': sum(p is None for p in parents),
         }
     """
 )
@@ -107,8 +112,7 @@ def test_a_task_leaves_no_context_behind_in_the_worker_thread() -> None:
             with logfire.span('first'):
                 pool.submit(work, 1).result(30)
             pool.submit(work, 2).result(30)  # same worker, submitted outside any span
-        tasks = {s.attributes['logfire.msg']: s.parent is None for s in exporter.exported_spans if s.name.startswith('task')}
-        print(json.dumps(tasks))
+        print(json.dumps({message: parent is None for message, parent in tasks()}))
         """
     )
     assert summary == {'task 1': False, 'task 2': True}
@@ -124,8 +128,7 @@ def test_a_plain_thread_starts_its_own_trace_unless_given_the_context() -> None:
         for thread in (plain, carried):
             thread.start()
             thread.join(30)
-        tasks = {s.attributes['logfire.msg']: s.parent is not None for s in exporter.exported_spans if s.name.startswith('task')}
-        print(json.dumps(tasks))
+        print(json.dumps({message: parent is not None for message, parent in tasks()}))
         """
     )
     assert summary == {'task 1': False, 'task 2': True}
