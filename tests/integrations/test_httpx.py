@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanContext, SpanKind
 
 import logfire
 from logfire.testing import CaptureLogfire
@@ -28,6 +28,11 @@ from ..echo_server import EchoServer
 def server() -> Iterator[EchoServer]:
     with EchoServer() as echo:
         yield echo
+
+
+def ctx(span: ReadableSpan) -> SpanContext:
+    assert span.context is not None
+    return span.context
 
 
 def client_spans(capfire: CaptureLogfire) -> list[ReadableSpan]:
@@ -48,7 +53,7 @@ def test_a_request_is_one_client_span_inside_the_current_span(capfire: CaptureLo
     [outer] = [s for s in capfire.exporter.exported_spans if s.name == 'checkout']
     assert span.name == 'GET'
     assert span.parent is not None and outer.context is not None
-    assert (span.context.trace_id, span.parent.span_id) == (outer.context.trace_id, outer.context.span_id)
+    assert (ctx(span).trace_id, span.parent.span_id) == (ctx(outer).trace_id, ctx(outer).span_id)
     assert {k: v for k, v in attributes(span).items() if k.startswith(('http.', 'logfire.'))} == {
         'http.method': 'GET',
         'http.url': f'{server.url}/items/7?page=2',
@@ -63,7 +68,7 @@ def test_the_request_carries_a_traceparent_naming_the_client_span(capfire: Captu
         logfire.instrument_httpx(client)
         received = client.get(server.url).json()
     [span] = client_spans(capfire)
-    assert received['traceparent'] == f'00-{span.context.trace_id:032x}-{span.context.span_id:016x}-01'
+    assert received['traceparent'] == f'00-{ctx(span).trace_id:032x}-{ctx(span).span_id:016x}-01'
 
 
 def test_status_codes_set_the_level_5xx_error_4xx_warn(capfire: CaptureLogfire, server: EchoServer) -> None:
@@ -167,8 +172,8 @@ EVERY_CLIENT = textwrap.dedent(
         'spans': len(spans),
         'messages': sorted({s.attributes['logfire.msg'].split(' ')[0] for s in spans}),
         'captured': sorted(k for s in spans for k in s.attributes if k.startswith('http.request.header')),
-        'traceparents': [f'{s.context.span_id:016x}' in h['traceparent'] for s, h in zip(spans, headers)],
-        'one_trace': len({s.context.trace_id for s in exporter.exported_spans}) == 1,
+        'traceparents': [f'{ctx(s).span_id:016x}' in h['traceparent'] for s, h in zip(spans, headers)],
+        'one_trace': len({ctx(s).trace_id for s in exporter.exported_spans}) == 1,
     }))
     """
 )
