@@ -172,8 +172,8 @@ EVERY_CLIENT = textwrap.dedent(
         'spans': len(spans),
         'messages': sorted({s.attributes['logfire.msg'].split(' ')[0] for s in spans}),
         'captured': sorted(k for s in spans for k in s.attributes if k.startswith('http.request.header')),
-        'traceparents': [f'{ctx(s).span_id:016x}' in h['traceparent'] for s, h in zip(spans, headers)],
-        'one_trace': len({ctx(s).trace_id for s in exporter.exported_spans}) == 1,
+        'traceparents': [f'{s.context.span_id:016x}' in h['traceparent'] for s, h in zip(spans, headers)],
+        'one_trace': len({s.context.trace_id for s in exporter.exported_spans}) == 1,
     }))
     """
 )
