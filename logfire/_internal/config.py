@@ -17,7 +17,6 @@ from opentelemetry.sdk.trace import SpanProcessor
 from ..exceptions import LogfireConfigError
 from .constants import LevelName
 from .errors import handle_internal_errors
-from .executor_context import carry_context_into_thread_pools
 from .options import AdvancedOptions, ConsoleOptions, MetricsOptions, SamplingOptions, ScrubbingOptions
 from .proxy import ProxyMeterProvider, ProxyTracerProvider
 from .scrubbing import Scrubber
@@ -304,6 +303,8 @@ def configure(
     state.apply(config)
     if not local:
         install_globals(state)
+        from .executor_context import carry_context_into_thread_pools
+
         carry_context_into_thread_pools(settings.thread_pool_context)
     return Logfire(state)
 
