@@ -104,13 +104,15 @@ class Result:
 
 @dataclass(frozen=True)
 class Budget:
-    """`ratio <= limit` (a cost), `ratio >= limit` (a throughput), or `value <= limit` (an absolute amount)."""
+    """`ratio <= limit` (a cost), `ratio >= limit` (a throughput), `value <= limit` (an absolute amount), or
+    `ours - baseline <= limit` (an extra cost, in the row's unit)."""
 
     limit: float
-    kind: Literal['max_ratio', 'min_ratio', 'max_value'] = 'max_ratio'
+    kind: Literal['max_ratio', 'min_ratio', 'max_value', 'max_extra'] = 'max_ratio'
 
     def describe(self) -> str:
-        return {'max_ratio': '<= {}', 'min_ratio': '>= {}', 'max_value': '<= {}'}[self.kind].format(self.limit)
+        formats = {'max_ratio': '<= {}', 'min_ratio': '>= {}', 'max_value': '<= {}', 'max_extra': '+<= {}'}
+        return formats[self.kind].format(self.limit)
 
     def met_by(self, value: float) -> bool:
         return value >= self.limit if self.kind == 'min_ratio' else value <= self.limit

@@ -12,6 +12,7 @@ import importlib.util
 import inspect
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -20,6 +21,7 @@ import pytest
 from pytest_examples import CodeExample, EvalExample, find_examples
 
 from logfire._internal.configure import configure
+from logfire._internal.executor_context import carries_context, carry_context_into_thread_pools
 from logfire._internal.settings import LogfireSettings, env_names
 from logfire.testing import CaptureLogfire
 
@@ -48,7 +50,24 @@ def _example_id(example: CodeExample) -> str:
     return f'{example.path.relative_to(ROOT)}:{example.start_line}'
 
 
+@pytest.fixture
+def undo_process_wide_patches() -> Iterator[None]:
+    """Examples may instrument every httpx client or requests session, or configure() thread pools: undo that."""
+    yield
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    for instrumentor in (HTTPXClientInstrumentor(), RequestsInstrumentor()):
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
+    carry_context_into_thread_pools(carries_context_before)
+
+
+carries_context_before = carries_context()
+
+
 @pytest.mark.parametrize('example', [e for e in EXAMPLES if not _serves_http(e)], ids=_example_id)
+@pytest.mark.usefixtures('undo_process_wide_patches')
 def test_python_example_runs(
     example: CodeExample, eval_example: EvalExample, capfire: CaptureLogfire, monkeypatch: pytest.MonkeyPatch
 ) -> None:

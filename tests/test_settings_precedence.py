@@ -36,6 +36,7 @@ SAMPLES: dict[str, tuple[Any, str, Any, str]] = {
     'min_level': (13, 'warn', 5, '5'),
     'trace_sample_rate': (0.5, '0.5', 0.25, '0.25'),
     'distributed_tracing': (True, 'true', False, 'false'),
+    'thread_pool_context': (False, 'false', True, 'true'),
     'inspect_arguments': (False, 'false', True, 'true'),
     'base_url': ('http://127.0.0.1:1', 'http://127.0.0.1:1', 'http://127.0.0.1:2', 'http://127.0.0.1:2'),
     'retry_queue_max_bytes': (10, '10', 20, '20'),

@@ -19,6 +19,7 @@ ACCEPTED_VALUES: dict[str, str] = {
     'trace_sample_rate': 'a number from 0.0 to 1.0',
     'distributed_tracing': _BOOL,
     'inspect_arguments': _BOOL,
+    'thread_pool_context': _BOOL,
     'metrics': _BOOL,
     'scrubbing': _BOOL,
     'resource_attributes': 'comma-separated key=value pairs',

@@ -105,7 +105,8 @@ def configure(
         min_level: Drop spans and logs below this level (a name or number).
         distributed_tracing: Join incoming trace context: `None` joins and warns once, `True` joins
             silently, `False` always starts a new trace.
-        advanced: Rarely needed settings (backend URL, id and time generators, retry queue, shutdown timeout).
+        advanced: Rarely needed settings (backend URL, id and time generators, retry queue, shutdown timeout,
+            thread pool context).
 
     Returns:
         The configured `Logfire` instance (the global one unless `local=True`).
@@ -151,6 +152,9 @@ def configure(
     apply_config(state, config)
     if not local:
         install_globals(state)
+        from .executor_context import carry_context_into_thread_pools
+
+        carry_context_into_thread_pools(config.settings.thread_pool_context)
     return Logfire(state)
 
 

@@ -12,7 +12,7 @@ from typing import Final
 from urllib.parse import parse_qsl, urlsplit
 
 from opentelemetry.sdk.trace import ReadableSpan, Span
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from .constants import (
@@ -33,7 +33,7 @@ _TARGET_OLD, _PATH_NEW = 'http.target', 'url.path'
 STATUS_KEYS: Final = frozenset(HTTP_STATUS_CODE)
 _STATUS_OLD, _STATUS_NEW = HTTP_STATUS_CODE
 _SCHEME: Final = ('http.scheme', 'url.scheme')
-_URL_OLD, _QUERY_NEW = 'http.url', 'url.query'
+_URL_OLD, _URL_NEW, _QUERY_NEW = 'http.url', 'url.full', 'url.query'
 _ASGI_EVENT_TYPE: Final = 'asgi.event.type'
 _WEBSOCKET_SCHEMES: Final = frozenset({'ws', 'wss'})
 _MAX_QUERY_PART: Final = 20
@@ -48,7 +48,8 @@ def set_http_message(span: Span, attributes: Mapping[str, AttributeValue]) -> No
     if path is None:
         path = attributes.get(_PATH_NEW)
         if path is None:
-            return  # not an HTTP server span
+            _set_client_message(span, attributes)  # not an HTTP server span; perhaps a client one
+            return
     if ATTRIBUTES_MESSAGE_KEY in attributes:
         return
     method = attributes.get(_METHOD_OLD)
@@ -68,8 +69,31 @@ def set_http_message(span: Span, attributes: Mapping[str, AttributeValue]) -> No
     set_start_attributes(span, added)
 
 
+def _set_client_message(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
+    """Give an HTTP client span a message such as `GET example.com/path ? q='2'` (host, path, query)."""
+    if ATTRIBUTES_MESSAGE_KEY in attributes:
+        return  # all of logfire's own spans: one lookup
+    url = attributes.get(_URL_OLD)
+    if url is None:
+        url = attributes.get(_URL_NEW)
+    method = _first(attributes, HTTP_METHOD)
+    if not isinstance(url, str) or method is None:
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ''
+    message = f'{method} {host}:{parts.port}{parts.path}' if parts.port else f'{method} {host}{parts.path}'
+    if parts.query:
+        message = f'{message} ? {format_query(parts.query)}'
+    added: dict[str, AttributeValue] = {ATTRIBUTES_MESSAGE_KEY: message}
+    if ATTRIBUTES_SPAN_TYPE_KEY not in attributes:
+        added[ATTRIBUTES_SPAN_TYPE_KEY] = 'span'
+    set_start_attributes(span, added)
+
+
 def set_http_level(span: ReadableSpan, attributes: Mapping[str, AttributeValue]) -> ReadableSpan:
-    """End transform: 5xx is level error, 4xx is warn; websocket spans lose the status code OTel gives them.
+    """End transform: 5xx is level error, 4xx is warn (server and client spans).
+
+    Websocket spans lose the status code OTel gives them.
 
     A level set explicitly (e.g. debug on ASGI send/receive spans) is kept.
     """
@@ -84,7 +108,9 @@ def set_http_level(span: ReadableSpan, attributes: Mapping[str, AttributeValue])
         return _with_attributes(span, {k: v for k, v in attributes.items() if k not in HTTP_STATUS_CODE})
     if not isinstance(code, int) or ATTRIBUTES_LOG_LEVEL_NUM_KEY in attributes:
         return span
-    if code >= 500 or span.status.status_code is StatusCode.ERROR:
+    if code >= 500 or (
+        span.status.status_code is StatusCode.ERROR and (code < 400 or span.kind is not SpanKind.CLIENT)
+    ):  # OTel marks a client's 4xx as an error; for logfire it is a warning, as on the server
         level = ERROR_LEVEL
     elif code >= 400:
         level = WARN_LEVEL

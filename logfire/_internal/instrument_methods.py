@@ -9,10 +9,13 @@ from .instrument import instrument_decorator
 from .integrations import load
 
 if TYPE_CHECKING:
+    import httpx
     from opentelemetry.trace import Tracer
     from typing_extensions import Unpack
 
     from .integrations.asgi import ASGIApp, ASGIOptions
+    from .integrations.httpx import HTTPXOptions
+    from .integrations.requests import RequestsOptions
     from .state import LogfireState
 
 
@@ -122,3 +125,71 @@ class InstrumentMethods:
         return load('asgi').instrument(
             self._state, app, capture_headers=capture_headers, record_send_receive=record_send_receive, **kwargs
         )
+
+    def instrument_httpx(
+        self,
+        client: httpx.Client | httpx.AsyncClient | None = None,
+        *,
+        capture_headers: bool = False,
+        **kwargs: Unpack[HTTPXOptions],
+    ) -> None:
+        """Trace outgoing httpx requests: each is one client span, and carries the trace to the server.
+
+        Uses OpenTelemetry's `HTTPXClientInstrumentor` with logfire's shared providers (so it works before
+        `configure()` too). Each span's message reads like `GET example.com/path ? q='1'`; a 5xx response is
+        logged at error level, a 4xx at warn. The `traceparent` header is added to each request, so an
+        instrumented server joins the caller's trace (see the distributed tracing guide).
+
+        Args:
+            client: One `httpx.Client` or `httpx.AsyncClient` to trace; `None` traces every client, including
+                ones created earlier. Calling again for the same client, or after every client is traced,
+                does nothing (never a second span).
+            capture_headers: Record request and response headers as `http.request.header.<name>` and
+                `http.response.header.<name>`. Credential headers are redacted by scrubbing.
+            **kwargs: Passed on to the instrumentor: `request_hook` and `response_hook` (sync hooks for
+                `Client`; for one `AsyncClient` they may be async), `async_request_hook` and
+                `async_response_hook` (for `AsyncClient`).
+
+        Raises:
+            MissingExtraError: `opentelemetry-instrumentation-httpx` is not installed
+                (`pip install 'logfire[httpx]'`).
+
+        Example:
+            ```python
+            import httpx
+
+            import logfire
+
+            logfire.configure()
+            client = httpx.Client()
+            logfire.instrument_httpx(client)  # or logfire.instrument_httpx() for every client
+            ```
+        """
+        load('httpx').instrument(self._state, client, capture_headers=capture_headers, **kwargs)
+
+    def instrument_requests(self, *, excluded_urls: str | None = None, **kwargs: Unpack[RequestsOptions]) -> None:
+        """Trace outgoing `requests` calls: each is one client span, and carries the trace to the server.
+
+        Uses OpenTelemetry's `RequestsInstrumentor` with logfire's shared providers, for every session in
+        the process. Messages, levels and the injected `traceparent` are as for `instrument_httpx`. A second
+        call does nothing.
+
+        Args:
+            excluded_urls: Comma-separated regular expressions; a request whose URL matches one is not traced.
+                Default: `OTEL_PYTHON_REQUESTS_EXCLUDED_URLS`, then `OTEL_PYTHON_EXCLUDED_URLS`.
+            **kwargs: Passed on to the instrumentor: `request_hook`, `response_hook` and
+                `duration_histogram_boundaries`.
+
+        Raises:
+            MissingExtraError: `opentelemetry-instrumentation-requests` is not installed
+                (`pip install 'logfire[requests]'`).
+
+        Example:
+            ```python
+            import logfire
+
+            logfire.configure()
+            logfire.instrument_requests(excluded_urls='/health$')
+            ```
+        """
+        load('requests').instrument(self._state, excluded_urls=excluded_urls, **kwargs)

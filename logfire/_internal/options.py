@@ -105,3 +105,5 @@ class AdvancedOptions:
     """Size cap of the on-disk queue of payloads waiting to be re-sent."""
     shutdown_timeout_millis: int | None = None
     """How long exit may wait for pending telemetry to be flushed (default 3000)."""
+    thread_pool_context: bool | None = None
+    """Carry the trace context into `ThreadPoolExecutor` tasks (default on); see the distributed tracing guide."""

@@ -172,6 +172,12 @@ class LogfireSettings(BaseSettings):
         description='Join trace context from incoming requests: unset joins and warns once, true joins '
         'silently, false always starts a new trace.',
     )
+    thread_pool_context: bool = Field(
+        True,
+        description='Run work submitted to a `ThreadPoolExecutor` (and `loop.run_in_executor`) in the '
+        "submitter's trace context, so its spans are children of the span that submitted it. Applies to the "
+        'global `configure()` only.',
+    )
     inspect_arguments: bool = Field(
         default_factory=_inspect_arguments_default,
         description='Turn f-string messages into templates and attributes (default on for Python >= 3.11). The '

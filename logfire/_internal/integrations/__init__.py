@@ -62,6 +62,10 @@ INTEGRATIONS: Final = _table(
         'asgi',
         {'opentelemetry.instrumentation.asgi': 'opentelemetry-instrumentation-asgi', 'asgiref': 'asgiref'},
     ),
+    Integration('httpx', 'httpx', {'opentelemetry.instrumentation.httpx': 'opentelemetry-instrumentation-httpx'}),
+    Integration(
+        'requests', 'requests', {'opentelemetry.instrumentation.requests': 'opentelemetry-instrumentation-requests'}
+    ),
 )
 """Every integration, by name. Adding one is a line here, its module and its facade in `instrument_methods.py`."""
 
