@@ -7,6 +7,7 @@ and one short warning per interval when something goes wrong (see `retry`, `disk
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,6 +23,7 @@ from .batch import BatchExportSpanProcessor
 from .diagnostics import ExportDiagnostics
 from .disk_queue import DiskQueue, queue_directory
 from .payload import UNITS, Encoding, Signal
+from .queue_files import request_problem
 from .retry import Delivery, Transport
 
 if TYPE_CHECKING:
@@ -109,7 +111,8 @@ def build_delivery(config: LogfireConfig, destination: Destination) -> Delivery:
         directory = queue_directory(
             settings.data_dir, signal, queue_identity(destination.endpoint, destination.headers)
         )
-        disk = DiskQueue(directory, settings.retry_queue_max_bytes, destination.endpoint)
+        check = functools.partial(request_problem, signal)  # a file in the queue is sent only if it is ours
+        disk = DiskQueue(directory, settings.retry_queue_max_bytes, destination.endpoint, check)
     timeout = settings.otlp_timeout
     if signal == 'traces' and settings.bsp_export_timeout_millis > 0:
         timeout = min(timeout, settings.bsp_export_timeout_millis / 1000)
