@@ -66,6 +66,10 @@ _BOUNDED_KEYS: Final = (
     'server.address',
     'net.host.name',
 )
+# What the start hook measures (`_TARGET_OLD` or `_PATH_NEW` aside): the client-chosen values each generation of the
+# conventions has. The rest of `_BOUNDED_KEYS` repeat parts of these, or are not set on server spans.
+_CHECKED_OLD: Final = ('http.url', 'http.user_agent', 'http.host', 'http.server_name')
+_CHECKED_NEW: Final = ('url.query', 'user_agent.original', 'server.address')
 
 
 def set_http_message(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
@@ -74,11 +78,13 @@ def set_http_message(span: Span, attributes: Mapping[str, AttributeValue]) -> No
     Spans with a message already (all of logfire's own) are left alone.
     """
     path = attributes.get(_TARGET_OLD)
+    checked = _CHECKED_OLD
     if path is None:
         path = attributes.get(_PATH_NEW)
         if path is None:
             return  # not an HTTP server span
-    truncated = _has_long_value(attributes)  # the values themselves are cut when the span ends
+        checked = _CHECKED_NEW
+    truncated = _has_long_value(attributes, path, checked)  # the values themselves are cut when the span ends
     if len(span.name) > MAX_HTTP_MESSAGE_LENGTH:
         span.update_name(cut(span.name, MAX_HTTP_MESSAGE_LENGTH))
         truncated = True
@@ -143,11 +149,17 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 
 
-def _has_long_value(attributes: Mapping[str, AttributeValue]) -> bool:
-    for key in _BOUNDED_KEYS:
-        value = attributes.get(key)
-        if value is not None and isinstance(value, str) and len(value) > MAX_HTTP_VALUE_LENGTH:
+def _has_long_value(attributes: Mapping[str, AttributeValue], path: AttributeValue, keys: tuple[str, ...]) -> bool:
+    """Whether `path` or a value of `keys` is longer than `MAX_HTTP_VALUE_LENGTH`: only length comparisons."""
+    try:
+        if len(path) > MAX_HTTP_VALUE_LENGTH:  # pyright: ignore[reportArgumentType]
             return True
+        for key in keys:
+            value = attributes.get(key)
+            if value is not None and len(value) > MAX_HTTP_VALUE_LENGTH:  # pyright: ignore[reportArgumentType]
+                return True
+    except TypeError:  # not a string (nor a sequence): not a value a client chose
+        return False
     return False
 
 
