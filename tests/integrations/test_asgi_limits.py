@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from logfire._internal.http_spans import (
 )
 from logfire.testing import CaptureLogfire
 
-from ..conftest import clean_env
+from ..conftest import clean_env, run_python
 from ..otlp_receiver import OTLPReceiver
 from .test_asgi import get, hello, server_spans
 
@@ -71,6 +72,41 @@ def test_captured_headers_are_capped_in_number_and_each_value_cut(capfire: Captu
     assert request_headers['http.request.header.x_big_first'] == ('b' * (MAX_HTTP_VALUE_LENGTH - 1) + '…',)
     assert 'http.request.header.x_big' not in request_headers  # past the cap: dropped
     assert attributes['http.response.header.x_reply'] == ('yes',)  # the response has its own budget
+    assert attributes['logfire.truncated'] is True
+
+
+STABLE_SEMCONV = """
+    import asyncio, json
+    import httpx, logfire
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from logfire.testing import TestExporter
+
+    exporter = TestExporter()
+    logfire.configure(send_to_logfire=False, console=False, additional_span_processors=[SimpleSpanProcessor(exporter)])
+
+    async def raw(scope, receive, send):
+        await send({'type': 'http.response.start', 'status': 200, 'headers': []})
+        await send({'type': 'http.response.body', 'body': b''})
+
+    async def hit():
+        transport = httpx.ASGITransport(logfire.instrument_asgi(raw))
+        async with httpx.AsyncClient(transport=transport, base_url='http://t') as client:
+            await client.get('/p?x=' + 'q' * 3000, headers={'User-Agent': 'u' * 3000})
+
+    asyncio.run(hit())
+    [span] = exporter.exported_spans
+    print(json.dumps(dict(span.attributes)))
+"""
+
+
+@pytest.mark.parametrize('opt_in', ['http', 'http/dup'])
+def test_the_stable_http_conventions_are_bounded_too(opt_in: str) -> None:
+    result = run_python(textwrap.dedent(STABLE_SEMCONV), env=clean_env(OTEL_SEMCONV_STABILITY_OPT_IN=opt_in))
+    assert result.returncode == 0, result.stderr
+    attributes = json.loads(result.stdout)
+    assert attributes['logfire.msg'] == "GET /p ? x='qqqqqqqqq…qqqqqqqqq'"  # each query part is shortened anyway
+    for key in ('url.query', 'user_agent.original'):
+        assert len(attributes[key]) == MAX_HTTP_VALUE_LENGTH and attributes[key].endswith('…'), key
     assert attributes['logfire.truncated'] is True
 
 
