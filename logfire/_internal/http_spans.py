@@ -3,6 +3,12 @@
 Both read either generation of OpenTelemetry's HTTP attribute names (`http.method`/`http.target`, and
 `http.request.method`/`url.path` under `OTEL_SEMCONV_STABILITY_OPT_IN=http`), so `http/dup` works too.
 Neither imports OpenTelemetry instrumentation: they run on every span of every program.
+
+What a client sends is bounded (see `docs/security.md`): the message and name of an HTTP server span are cut to
+`MAX_HTTP_MESSAGE_LENGTH` characters, and the URL, path, query, host and user agent attributes to
+`MAX_HTTP_VALUE_LENGTH`; each cut value ends with `…` and the span gets `logfire.truncated = True`. The start hook
+only compares lengths; the cutting of attributes happens when the span ends, since the instrumentation sets them
+again after the span has started.
 """
 
 from __future__ import annotations
@@ -38,6 +44,33 @@ _ASGI_EVENT_TYPE: Final = 'asgi.event.type'
 _WEBSOCKET_SCHEMES: Final = frozenset({'ws', 'wss'})
 _MAX_QUERY_PART: Final = 20
 
+MAX_HTTP_MESSAGE_LENGTH: Final = 512
+"""The longest `logfire.msg` and span name of an HTTP server span, in characters."""
+MAX_HTTP_VALUE_LENGTH: Final = 2048
+"""The longest URL, path, query, host or user agent attribute, and captured header value, in characters."""
+MAX_CAPTURED_HEADER_VALUES: Final = 64
+"""The most header values captured per request, and per response; later ones are dropped."""
+TRUNCATED_KEY: Final = 'logfire.truncated'
+"""Set to True on a span some of whose values were cut (each ends with `ELLIPSIS`) or headers dropped."""
+ELLIPSIS: Final = '…'
+_BOUNDED_KEYS: Final = (
+    'http.url',
+    'url.full',
+    'http.target',
+    'url.path',
+    'url.query',
+    'http.user_agent',
+    'user_agent.original',
+    'http.host',
+    'http.server_name',
+    'server.address',
+    'net.host.name',
+)
+# What the start hook measures (`_TARGET_OLD` or `_PATH_NEW` aside): the client-chosen values each generation of the
+# conventions has. The rest of `_BOUNDED_KEYS` repeat parts of these, or are not set on server spans.
+_CHECKED_OLD: Final = ('http.url', 'http.user_agent', 'http.host', 'http.server_name')
+_CHECKED_NEW: Final = ('url.query', 'user_agent.original', 'server.address')
+
 
 def set_http_message(span: Span, attributes: Mapping[str, AttributeValue]) -> None:
     """Start hook: give an HTTP server span a message such as `GET /users ? page='2'`.
@@ -45,12 +78,20 @@ def set_http_message(span: Span, attributes: Mapping[str, AttributeValue]) -> No
     Spans with a message already (all of logfire's own) are left alone.
     """
     path = attributes.get(_TARGET_OLD)
+    checked = _CHECKED_OLD
     if path is None:
         path = attributes.get(_PATH_NEW)
         if path is None:
             _set_client_message(span, attributes)  # not an HTTP server span; perhaps a client one
             return
+        checked = _CHECKED_NEW
+    truncated = _has_long_value(attributes, path, checked)  # the values themselves are cut when the span ends
+    if len(span.name) > MAX_HTTP_MESSAGE_LENGTH:
+        span.update_name(cut(span.name, MAX_HTTP_MESSAGE_LENGTH))
+        truncated = True
     if ATTRIBUTES_MESSAGE_KEY in attributes:
+        if truncated:
+            set_start_attributes(span, {TRUNCATED_KEY: True})
         return
     method = attributes.get(_METHOD_OLD)
     if method is None:
@@ -63,7 +104,12 @@ def set_http_message(span: Span, attributes: Mapping[str, AttributeValue]) -> No
         query = _query(attributes)
         if query:
             message = f'{message} ? {query}'
+    if len(message) > MAX_HTTP_MESSAGE_LENGTH:
+        message = cut(message, MAX_HTTP_MESSAGE_LENGTH)
+        truncated = True
     added: dict[str, AttributeValue] = {ATTRIBUTES_MESSAGE_KEY: message}
+    if truncated:
+        added[TRUNCATED_KEY] = True
     if ATTRIBUTES_SPAN_TYPE_KEY not in attributes:
         added[ATTRIBUTES_SPAN_TYPE_KEY] = 'span'
     set_start_attributes(span, added)
@@ -95,8 +141,13 @@ def set_http_level(span: ReadableSpan, attributes: Mapping[str, AttributeValue])
 
     Websocket spans lose the status code OTel gives them.
 
-    A level set explicitly (e.g. debug on ASGI send/receive spans) is kept.
+    A level set explicitly (e.g. debug on ASGI send/receive spans) is kept. Values the start hook found too long
+    are cut here.
     """
+    if TRUNCATED_KEY in attributes:
+        bounded = _bounded(attributes)
+        if bounded is not None:
+            span, attributes = _with_attributes(span, bounded), bounded
     code = attributes.get(_STATUS_OLD)
     if code is None:
         code = attributes.get(_STATUS_NEW)
@@ -119,8 +170,38 @@ def set_http_level(span: ReadableSpan, attributes: Mapping[str, AttributeValue])
     return _with_attributes(span, {**attributes, ATTRIBUTES_LOG_LEVEL_NUM_KEY: level})
 
 
+def cut(text: str, limit: int) -> str:
+    """`text` if it has at most `limit` characters, else its first `limit - 1` and `…`."""
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+def _has_long_value(attributes: Mapping[str, AttributeValue], path: AttributeValue, keys: tuple[str, ...]) -> bool:
+    """Whether `path` or a value of `keys` is longer than `MAX_HTTP_VALUE_LENGTH`: only length comparisons."""
+    try:
+        if len(path) > MAX_HTTP_VALUE_LENGTH:  # pyright: ignore[reportArgumentType]
+            return True
+        for key in keys:
+            value = attributes.get(key)
+            if value is not None and len(value) > MAX_HTTP_VALUE_LENGTH:  # pyright: ignore[reportArgumentType]
+                return True
+    except TypeError:  # not a string (nor a sequence): not a value a client chose
+        return False
+    return False
+
+
+def _bounded(attributes: Mapping[str, AttributeValue]) -> dict[str, AttributeValue] | None:
+    """The attributes with the long URL-like values cut, or None when none is too long."""
+    long = {
+        key: cut(value, MAX_HTTP_VALUE_LENGTH)
+        for key in _BOUNDED_KEYS
+        if isinstance(value := attributes.get(key), str) and len(value) > MAX_HTTP_VALUE_LENGTH
+    }
+    return {**attributes, **long} if long else None
+
+
 def format_query(query: str) -> str:
     """Render a query string as `a='1' & b='two'`, shortening long names and values."""
+    query = query[:MAX_HTTP_VALUE_LENGTH]  # a huge query must not cost a huge parse
     pairs = parse_qsl(query, keep_blank_values=True)
     return ' & '.join(f'{_shorten(name)}={_shorten(value)!r}' for name, value in pairs)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -55,6 +56,10 @@ _WARN = Style(color='yellow')
 _ERROR = Style(color='red')
 _EXCEPTION = Style(color='red', bold=True)
 _DIM = Style(dim=True)
+
+# C0 controls but tab and newline, DEL, and C1 controls (`\x9b` is a one-byte CSI to many terminals): from data,
+# any of them could clear the screen, retitle the terminal, or fake a log line (`\r`).
+_CONTROL = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f]')
 
 _Pieces = list[tuple[str, 'Style | None']]
 """The text of one print, as (text, style) pieces."""
@@ -262,17 +267,30 @@ class ConsoleSpanProcessor(SpanProcessor):
             encoding = getattr(stream, 'encoding', None)
             self._encoding = encoding if isinstance(encoding, str) else None
         color_system = self._color_system
+        # Escaped before styling: our own escape sequences come only from `Style.render`.
         if color_system is None:
-            text = ''.join(text for text, _ in pieces)
+            text = escape_controls(''.join(text for text, _ in pieces))
         else:
             text = ''.join(
-                text if style is None else style.render(text, color_system=color_system) for text, style in pieces
+                escape_controls(text)
+                if style is None
+                else style.render(escape_controls(text), color_system=color_system)
+                for text, style in pieces
             )
         if self._encoding is not None:
             # Replace what the stream cannot encode (emoji on an ASCII or cp1252 console) instead of raising.
             text = text.encode(self._encoding, 'replace').decode(self._encoding)
         stream.write(text + '\n')
         stream.flush()
+
+
+def escape_controls(text: str) -> str:
+    r"""Show the control characters of `text` that a terminal would act on as `\xNN`, keeping newlines and tabs."""
+    return _CONTROL.sub(_escaped, text) if _CONTROL.search(text) else text
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f'\\x{ord(match.group()):02x}'
 
 
 def _color_system(stream: TextIO, colors: str) -> ColorSystem | None:

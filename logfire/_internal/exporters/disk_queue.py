@@ -7,19 +7,27 @@ A file is written under a temporary name and renamed into place, so readers neve
 A sender *claims* a file by renaming it to `<name>.claimed-<pid>` (a rename succeeds for one process only),
 then deletes it once delivered or renames it back to retry later. Claims are short: one request. A claim
 whose process is gone, or older than `STALE_CLAIM_SECONDS`, is put back in the queue by the next scan.
+
+The queue is private (see `queue_files`): a directory that cannot be made so is not used, and a file that is
+not one this SDK wrote (a foreign name, a symlink, a body that fails the `check`) is never sent: it is renamed
+to `<name>.rejected-<time_ns>`, left for a person to look at, with one warning per interval.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .diagnostics import WARNING_INTERVAL_SECONDS, warn
 from .lifecycle import at_fork_in_child
 from .payload import Encoding, Payload
+from .queue_files import QueueNotPrivateError, is_queue_name, private_directory, read_regular, write_private
 
 QUEUE_DIRNAME = 'export-queue'
 STALE_CLAIM_SECONDS = 300.0
@@ -27,6 +35,7 @@ _STALE_TEMP_SECONDS = 3600.0
 _RESCAN_SECONDS = 5.0
 _SUFFIX = '.otlp'
 _CLAIM = '.claimed-'
+_REJECTED = '.rejected-'
 _ENCODINGS: dict[str, Encoding] = {'gzip': 'gzip', 'deflate': 'deflate', 'raw': ''}
 
 
@@ -44,12 +53,30 @@ class _Entry:
 
 
 class DiskQueue:
-    """The payload files of one destination, with a size cap; the oldest files go first when it is full."""
+    """The payload files of one destination, with a size cap; the oldest files go first when it is full.
 
-    def __init__(self, directory: Path, max_bytes: int, destination: str = '') -> None:
+    Args:
+        directory: The queue directory (see `queue_directory`).
+        max_bytes: The cap on the bytes of its files.
+        destination: Where its payloads go, for messages.
+        check: Says why a payload read back is not one to send (None when it is fine); see
+            `queue_files.request_problem`.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        max_bytes: int,
+        destination: str = '',
+        check: Callable[[Payload], str | None] | None = None,
+    ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
         self.destination = destination
+        self.check = check
+        self._private: bool | None = None  # unknown, private, or refused (and warned about)
+        self._rejected = 0  # files set aside since the last warning
+        self._last_rejected_warning: float | None = None
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}  # unclaimed files, as of the last scan plus our own changes
         self._claimed_bytes = 0
@@ -80,7 +107,7 @@ class DiskQueue:
         encoding = next(key for key, value in _ENCODINGS.items() if value == payload.encoding)
         name = f'{time.time_ns():020d}-{self._pid}-{seq}-{payload.items}.{encoding}{_SUFFIX}'
         temp = self.directory / f'.{name}.tmp'
-        temp.write_bytes(payload.body)
+        write_private(temp, payload.body)
         os.replace(temp, self.directory / name)
         dropped = 0
         with self._lock:
@@ -103,12 +130,43 @@ class DiskQueue:
         return victims
 
     def _ensure_directory(self) -> None:
-        if self.directory.is_dir():
+        """Create the queue directories private, or check and tighten existing ones (once per process).
+
+        Raises:
+            QueueNotPrivateError: A queue directory cannot be made private; it is not used.
+        """
+        if self._private:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        ignore = self.directory.parent / '.gitignore'
-        if not ignore.exists():
-            ignore.write_text('*\n', encoding='utf-8')
+        if self._private is False:
+            raise QueueNotPrivateError(f'{self.directory} is not private')
+        root = self.directory.parent
+        try:
+            root.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # data_dir, private if we create it
+            private_directory(root)
+            private_directory(self.directory)
+        except QueueNotPrivateError as exc:
+            self._private = False
+            warn(
+                f'The retry queue {self.directory} is not used: {exc}. Other users could read the queued data '
+                f'or add to it. Fix the ownership or permissions (chmod 700), or choose another data_dir.'
+            )
+            raise
+        self._private = True
+        try:
+            write_private(root / '.gitignore', b'*\n')
+        except FileExistsError:
+            pass
+
+    def _usable(self) -> bool:
+        """Whether the directory exists and is private (made so if it can be), for reading."""
+        if self._private is None:
+            if not os.path.lexists(self.directory):
+                return False  # nothing queued yet: nothing to create or check
+            try:
+                self._ensure_directory()  # warns if it cannot be made private
+            except OSError:
+                return False
+        return bool(self._private)
 
     # ---- reading ------------------------------------------------------------------------------------
 
@@ -136,13 +194,23 @@ class DiskQueue:
             claimed = self.directory / f'{name}{_CLAIM}{self._pid}'
             try:
                 os.replace(source, claimed)  # only one process wins; the others get FileNotFoundError
-                os.utime(claimed)
-                body = claimed.read_bytes()
-            except OSError:
+                body = read_regular(claimed)  # never through a symlink
+                os.utime(claimed, follow_symlinks=False)
+            except ValueError as exc:
+                self._set_aside(claimed, name, str(exc))
+                continue
+            except OSError as exc:
+                if claimed.is_symlink():
+                    self._set_aside(claimed, name, f'a symlink ({exc.strerror})')
+                continue
+            payload = Payload(body, _encoding_of(name), entry.items, path=claimed)
+            problem = self.check(payload) if self.check is not None else None
+            if problem is not None:
+                self._set_aside(claimed, name, problem)
                 continue
             with self._lock:
                 self._claimed_bytes += entry.size
-            return Payload(body, _encoding_of(name), entry.items, path=claimed)
+            return payload
 
     def done(self, payload: Payload) -> None:
         """Forget a claimed payload: it was delivered or given up."""
@@ -181,32 +249,39 @@ class DiskQueue:
         """Re-read the directory: files of other processes, and claims whose sender is gone."""
         entries: dict[str, _Entry] = {}
         try:
-            scanned = list(os.scandir(self.directory))
+            scanned = list(os.scandir(self.directory)) if self._usable() else []
         except OSError:
             scanned = []
         now = time.time()
         for item in scanned:
             name = item.name
             try:
-                stat = item.stat()
+                info = item.stat(follow_symlinks=False)
             except OSError:
                 continue
             if name.startswith('.'):
-                if name.endswith('.tmp') and now - stat.st_mtime > _STALE_TEMP_SECONDS:
+                if name.endswith('.tmp') and now - info.st_mtime > _STALE_TEMP_SECONDS:
                     self._remove(Path(item.path))
                 continue
             base, claim, pid = name.partition(_CLAIM)
             if not base.endswith(_SUFFIX):
                 continue
+            if not is_queue_name(base) or not stat.S_ISREG(info.st_mode):
+                self._set_aside(
+                    Path(item.path),
+                    base,
+                    'a symlink or not a regular file' if is_queue_name(base) else 'a name this SDK never writes',
+                )
+                continue
             if claim:
-                if not self._is_stale_claim(pid, now - stat.st_mtime):
+                if not self._is_stale_claim(pid, now - info.st_mtime):
                     continue
                 try:
                     os.replace(item.path, self.directory / base)
                 except OSError:
                     continue
                 name = base
-            entries[name] = _Entry(name, stat.st_size, _items_of(name))
+            entries[name] = _Entry(name, info.st_size, _items_of(name))
         with self._lock:
             self._entries = entries
             self._last_scan = time.monotonic()
@@ -227,6 +302,26 @@ class DiskQueue:
         except OSError:  # exists, owned by someone else
             return False
         return False
+
+    def _set_aside(self, path: Path, name: str, problem: str) -> None:
+        """Rename a file that is not ours to send out of the queue (never deleting it), and warn now and then."""
+        target = self.directory / f'{name}{_REJECTED}{time.time_ns()}'
+        try:
+            os.replace(path, target)
+        except OSError:
+            return  # gone, or claimed meanwhile by another process, which checks it in turn
+        now = time.monotonic()
+        with self._lock:
+            self._rejected += 1
+            last = self._last_rejected_warning
+            if last is not None and now - last < WARNING_INTERVAL_SECONDS:
+                return
+            count, self._rejected, self._last_rejected_warning = self._rejected, 0, now
+        more = f' ({count - 1} more since the last warning)' if count > 1 else ''
+        warn(
+            f'Not sending {path.parent / name} from the retry queue: {problem}, so it was not written by logfire. '
+            f'It was renamed to {target.name}{more}; delete it once looked at.'
+        )
 
     def _remove(self, path: Path) -> bool:
         try:

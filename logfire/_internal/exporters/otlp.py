@@ -7,10 +7,12 @@ and one short warning per interval when something goes wrong (see `retry`, `disk
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
@@ -19,15 +21,18 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from ...version import VERSION
 from ..errors import handle_internal_errors
 from .batch import BatchExportSpanProcessor
-from .diagnostics import ExportDiagnostics
+from .diagnostics import ExportDiagnostics, warn
 from .disk_queue import DiskQueue, queue_directory
 from .payload import UNITS, Encoding, Signal
+from .queue_files import request_problem
 from .retry import Delivery, Transport
 
 if TYPE_CHECKING:
     from ..config import LogfireConfig
 
 USER_AGENT = f'logfire/{VERSION}'
+_CREDENTIAL_HEADERS = frozenset({'authorization', 'x-api-key'})
+_warned_cleartext: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,35 @@ def destinations(config: LogfireConfig, signal: Signal) -> list[Destination]:
         compression: Encoding = '' if settings.otlp_compression == 'none' else settings.otlp_compression
         headers = _merge_headers({'User-Agent': USER_AGENT}, user_headers)
         found.append(Destination(signal, endpoint, headers, protocol, compression))
+    for destination in found:
+        _warn_if_credentials_in_clear(destination)
     return found
+
+
+def _warn_if_credentials_in_clear(destination: Destination) -> None:
+    """Warn, once per host and process, when a credential would travel unencrypted beyond this machine."""
+    if _CREDENTIAL_HEADERS.isdisjoint(name.lower() for name in destination.headers):
+        return
+    endpoint = destination.endpoint
+    parts = urlsplit(endpoint if '://' in endpoint else f'http://{endpoint}')  # gRPC: a bare host:port is insecure
+    host = f'{parts.scheme}://{parts.netloc}'
+    if parts.scheme == 'https' or host in _warned_cleartext or _is_loopback(parts.hostname or ''):
+        return
+    _warned_cleartext.add(host)
+    names = sorted(name for name in destination.headers if name.lower() in _CREDENTIAL_HEADERS)
+    warn(
+        f'The {" and ".join(names)} header for {host} is sent over plain {parts.scheme}, so anyone on the network '
+        'path can read the credential. Use an https:// URL, or a collector on this machine.'
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == 'localhost' or host.endswith('.localhost'):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def build_delivery(config: LogfireConfig, destination: Destination) -> Delivery:
@@ -109,7 +142,8 @@ def build_delivery(config: LogfireConfig, destination: Destination) -> Delivery:
         directory = queue_directory(
             settings.data_dir, signal, queue_identity(destination.endpoint, destination.headers)
         )
-        disk = DiskQueue(directory, settings.retry_queue_max_bytes, destination.endpoint)
+        check = functools.partial(request_problem, signal)  # a file in the queue is sent only if it is ours
+        disk = DiskQueue(directory, settings.retry_queue_max_bytes, destination.endpoint, check)
     timeout = settings.otlp_timeout
     if signal == 'traces' and settings.bsp_export_timeout_millis > 0:
         timeout = min(timeout, settings.bsp_export_timeout_millis / 1000)

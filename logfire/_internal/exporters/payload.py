@@ -163,3 +163,19 @@ def split_to_fit(
     if part.items:
         parts.append(part)
     return [(p.request.SerializeToString(), p.items) for p in parts], dropped
+
+
+def count_items(signal: Signal, raw: bytes) -> tuple[int, bool]:
+    """Parse a serialized request: how many items it carries, and whether it is canonical.
+
+    Canonical means it holds no field unknown to the OTLP schema and serializes back to as many bytes: true of
+    every request this SDK writes.
+
+    Raises:
+        google.protobuf.message.DecodeError: `raw` is not a request of this signal.
+    """
+    layout = _layout(signal)
+    request = layout[0]()
+    request.ParseFromString(raw)
+    request.DiscardUnknownFields()
+    return len(_items(request, layout)), request.ByteSize() == len(raw)

@@ -3,8 +3,9 @@
 On top of the plain middleware: excluded URLs (string, list or environment) suppress everything made
 while handling the request; send/receive spans are off unless asked for (then at debug level); span
 names stay low-cardinality (method, plus the route once the framework has matched one); an unhandled
-exception gives the span status code 500; headers can be captured for this app only; and wrapping
-twice, or nesting instrumented apps, still gives one server span per request.
+exception gives the span status code 500; headers can be captured for this app only, at most
+`MAX_CAPTURED_HEADER_VALUES` values per request and per response, each cut to `MAX_HTTP_VALUE_LENGTH`; and
+wrapping twice, or nesting instrumented apps, still gives one server span per request.
 """
 
 from __future__ import annotations
@@ -24,13 +25,21 @@ from opentelemetry.instrumentation.asgi.types import (  # pyright: ignore[report
 )
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Link, SpanKind
-from opentelemetry.util.http import ExcludeList, sanitize_method
+from opentelemetry.util.http import ExcludeList, SanitizeValue, sanitize_method
 from opentelemetry.util.types import Attributes
 from typing_extensions import TypedDict, Unpack
 
 from ..constants import ATTRIBUTES_LOG_LEVEL_NUM_KEY, DEBUG_LEVEL
 from ..errors import report_internal_error
-from ..http_spans import HTTP_METHOD, HTTP_STATUS_CODE, STATUS_KEYS
+from ..http_spans import (
+    HTTP_METHOD,
+    HTTP_STATUS_CODE,
+    MAX_CAPTURED_HEADER_VALUES,
+    MAX_HTTP_VALUE_LENGTH,
+    STATUS_KEYS,
+    TRUNCATED_KEY,
+    cut,
+)
 from ..proxy import SUPPRESS_INSTRUMENTATION_KEY
 from ..settings import env_str_list
 from ..span_storage import attributes_of
@@ -133,6 +142,9 @@ class LogfireASGIMiddleware(otel_asgi.OpenTelemetryMiddleware):
         self.wrapped_app = cast('ASGIApp', single)
         self.excluded = excluded
         super().__init__(_RequestLayer(self.wrapped_app, name_from_route), **kwargs)  # pyright: ignore[reportUnknownMemberType]
+        # The middleware hands every captured header to this object: the one place to bound them.
+        sanitizer: SanitizeValue = self.http_capture_headers_sanitize_fields
+        self.http_capture_headers_sanitize_fields = _BoundedHeaders(sanitizer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection: one server span for HTTP and websockets, none for anything else."""
@@ -156,6 +168,42 @@ class LogfireASGIMiddleware(otel_asgi.OpenTelemetryMiddleware):
         except Exception as exc:
             report_internal_error('ASGI request filter', exc)
         return 'instrument'
+
+
+class _BoundedHeaders(SanitizeValue):
+    """The middleware's header sanitiser, then at most `MAX_CAPTURED_HEADER_VALUES` values, each cut short."""
+
+    def __init__(self, sanitizer: SanitizeValue) -> None:
+        self.sanitizer = sanitizer  # every call goes to it: its own state is never used
+
+    def sanitize_header_value(self, header: str, value: str) -> str:
+        """Redact `value` if `header` is one to sanitise."""
+        return self.sanitizer.sanitize_header_value(header, value)
+
+    def sanitize_header_values(
+        self,
+        headers: Mapping[str, str | list[str]],
+        header_regexes: list[str],
+        normalize_function: Callable[[str], str],
+    ) -> dict[str, Any]:
+        """The captured header attributes, bounded; with `logfire.truncated` when something was cut or dropped."""
+        values: dict[str, Any] = self.sanitizer.sanitize_header_values(headers, header_regexes, normalize_function)
+        budget = MAX_CAPTURED_HEADER_VALUES
+        truncated = False
+        for key, items in list(values.items()):
+            items = cast('list[str]', items)
+            if len(items) > budget:
+                items, truncated = items[:budget], True
+                if not items:
+                    del values[key]
+                    continue
+            budget -= len(items)
+            if any(len(item) > MAX_HTTP_VALUE_LENGTH for item in items):
+                items, truncated = [cut(item, MAX_HTTP_VALUE_LENGTH) for item in items], True
+            values[key] = items
+        if truncated:
+            values[TRUNCATED_KEY] = True
+        return values
 
 
 _OTEL_CALL: Final = otel_asgi.OpenTelemetryMiddleware.__call__
