@@ -15,7 +15,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON ?= python3
 # The project's extras installed for run, test, lint, docs and bench.
-EXTRAS := --extra asgi
+EXTRAS := --extra asgi --extra fastapi --extra starlette
 
 # The lowest versions the pyproject declares, on the lowest Python it declares.
 PY_LOWEST ?= $(shell command -v python3.10 || ls -d $(HOME)/.pyenv/versions/3.10*/bin/python3.10 2>/dev/null | tail -n 1)

@@ -38,6 +38,8 @@ fatal = DEFAULT_LOGFIRE_INSTANCE.fatal
 exception = DEFAULT_LOGFIRE_INSTANCE.exception
 instrument = DEFAULT_LOGFIRE_INSTANCE.instrument
 instrument_asgi = DEFAULT_LOGFIRE_INSTANCE.instrument_asgi
+instrument_fastapi = DEFAULT_LOGFIRE_INSTANCE.instrument_fastapi
+instrument_starlette = DEFAULT_LOGFIRE_INSTANCE.instrument_starlette
 with_tags = DEFAULT_LOGFIRE_INSTANCE.with_tags
 with_settings = DEFAULT_LOGFIRE_INSTANCE.with_settings
 suppress_instrumentation = DEFAULT_LOGFIRE_INSTANCE.suppress_instrumentation
@@ -72,6 +74,8 @@ __all__ = [
     'info',
     'instrument',
     'instrument_asgi',
+    'instrument_fastapi',
+    'instrument_starlette',
     'log',
     'metric_counter',
     'metric_counter_callback',

@@ -43,6 +43,8 @@ INTEGRATIONS: Final = _table(
         'asgi',
         {'opentelemetry.instrumentation.asgi': 'opentelemetry-instrumentation-asgi', 'asgiref': 'asgiref'},
     ),
+    Integration('fastapi', 'fastapi', {'opentelemetry.instrumentation.asgi': 'opentelemetry-instrumentation-asgi'}),
+    Integration('starlette', 'starlette', {'opentelemetry.instrumentation.asgi': 'opentelemetry-instrumentation-asgi'}),
 )
 """Every integration, by name. Adding one is a line here, its module and its facade in `instrument_methods.py`."""
 
