@@ -175,8 +175,8 @@ def _record_arguments(settings: _Settings, request: HTTPConnection, result: Any)
             return
         renamed = {_ARGUMENT_KEYS.get(key, key): value for key, value in attributes.items()}
         prepared, schema = prepare_attributes(renamed)
-        span.set_attributes(prepared)
         if schema is not None:
-            span.set_attribute(ATTRIBUTES_JSON_SCHEMA_KEY, schema)
+            prepared[ATTRIBUTES_JSON_SCHEMA_KEY] = schema
+        span.set_attributes(prepared)
     except Exception as exc:
         report_internal_error('FastAPI arguments', exc)
