@@ -6,13 +6,14 @@ import asyncio
 import json
 import logging
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import APIRouter, BackgroundTasks, FastAPI, HTTPException, WebSocket
+from fastapi.responses import StreamingResponse
 from inline_snapshot import snapshot
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
@@ -66,6 +67,15 @@ def build(middleware: list[Middleware] | None = None) -> FastAPI:
     async def later(tasks: BackgroundTasks) -> str:
         tasks.add_task(logfire.info, 'background work')
         return 'queued'
+
+    @app.get('/stream')
+    async def stream() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            for chunk in (b'a', b'b'):
+                yield chunk
+            logfire.info('after the last chunk')
+
+        return StreamingResponse(chunks())
 
     @app.websocket('/ws')
     async def chat(websocket: WebSocket) -> None:
@@ -169,6 +179,14 @@ def test_a_handled_http_exception_is_a_warning_not_an_error(capfire: CaptureLogf
 def test_a_websocket_is_one_span(capfire: CaptureLogfire, instrumented: ASGIApp) -> None:
     assert asyncio.run(websocket_session(instrumented, '/ws', '', ['hi'])) == ['HI']
     assert [s.name for s in server_spans(capfire)] == ['WEBSOCKET /ws']
+    assert 'fastapi' not in scopes(capfire)
+
+
+def test_a_streaming_response_is_one_span(capfire: CaptureLogfire, instrumented: ASGIApp) -> None:
+    [response] = get(instrumented, '/stream')
+    assert response.content == b'ab'
+    [span] = server_spans(capfire)
+    assert (span.name, attributes(span)['http.status_code']) == ('GET /stream', 200)
     assert 'fastapi' not in scopes(capfire)
 
 

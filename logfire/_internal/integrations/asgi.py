@@ -2,9 +2,11 @@
 
 On top of the plain middleware: excluded URLs (string, list or environment) suppress everything made
 while handling the request; send/receive spans are off unless asked for (then at debug level); span
-names stay low-cardinality (method, plus the route once the framework has matched one); an unhandled
-exception gives the span status code 500; headers can be captured for this app only; and wrapping
-twice, or nesting instrumented apps, still gives one server span per request.
+names stay low-cardinality (method, plus the route template once the framework has matched one, mount
+path parameters included); an unhandled exception gives the span status code 500, and is recorded even
+when the framework sent a 5xx page before re-raising it (Starlette does); headers can be captured for this
+app only; and wrapping twice, nesting instrumented apps, or FastAPI's own telemetry (off for the requests
+handled here) still gives one server span per request.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import fastapi
 import fastapi.routing
+
+# What the extra installs, imported here too: the ASGI module may already be loaded when it goes missing.
+import opentelemetry.instrumentation.asgi  # noqa: F401  # pyright: ignore[reportMissingTypeStubs, reportUnusedImport]
 from opentelemetry import trace
 from starlette.requests import HTTPConnection
 from typing_extensions import Unpack

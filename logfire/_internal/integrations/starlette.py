@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+# What the extra installs, imported here too: the ASGI module may already be loaded when it goes missing.
+import opentelemetry.instrumentation.asgi  # noqa: F401  # pyright: ignore[reportMissingTypeStubs, reportUnusedImport]
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from typing_extensions import Unpack
