@@ -10,8 +10,7 @@ established SDK does): the wrapper does nothing for requests of apps that were n
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -131,7 +130,10 @@ async def _solve_dependencies(*, request: HTTPConnection, **kwargs: Any) -> Any:
         return await _original_solve_dependencies(request=request, **kwargs)
     current.connection = request
     settings = current.settings
-    with _maybe_span(settings, 'FastAPI arguments'):
+    if settings.extra_spans:
+        with settings.logfire.span('FastAPI arguments'):
+            result = await _original_solve_dependencies(request=request, **kwargs)
+    else:
         result = await _original_solve_dependencies(request=request, **kwargs)
     _record_arguments(settings, request, result)
     return result
@@ -153,27 +155,19 @@ async def _run_endpoint_function(*, dependant: Any, values: dict[str, Any], is_c
         return await _original_run_endpoint_function(dependant=dependant, values=values, is_coroutine=is_coroutine)
 
 
-@contextmanager
-def _maybe_span(settings: _Settings, name: str) -> Generator[None, None, None]:
-    if not settings.extra_spans:
-        yield
-        return
-    with settings.logfire.span(name):
-        yield
-
-
 def _record_arguments(settings: _Settings, request: HTTPConnection, result: Any) -> None:
     """Put the parsed arguments and validation errors on the request span, through the user's mapper if any."""
     try:
         span = trace.get_current_span()
         if not span.is_recording():
             return
-        attributes: dict[str, Any] | None = {
-            'values': dict(getattr(result, 'values', None) or {}),
-            'errors': list(getattr(result, 'errors', None) or []),
-        }
-        if settings.request_attributes_mapper is not None:
-            attributes = settings.request_attributes_mapper(request, attributes)
+        values: dict[str, Any] = getattr(result, 'values', None) or {}
+        errors: list[Any] = getattr(result, 'errors', None) or []
+        attributes: dict[str, Any] | None
+        if settings.request_attributes_mapper is None:
+            attributes = {'values': values, 'errors': errors}
+        else:  # copies: the mapper may change what it gets, and FastAPI still needs them
+            attributes = settings.request_attributes_mapper(request, {'values': dict(values), 'errors': list(errors)})
         if not attributes:
             return
         renamed = {_ARGUMENT_KEYS.get(key, key): value for key, value in attributes.items()}
