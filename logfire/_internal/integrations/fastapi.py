@@ -10,6 +10,7 @@ established SDK does): the wrapper does nothing for requests of apps that were n
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing_extensions import Unpack
 from ..attributes import prepare_attributes
 from ..constants import ATTRIBUTES_JSON_SCHEMA_KEY
 from ..errors import report_internal_error
+from ..stack_info import code_attributes_for
 from .asgi import ASGIApp, MiddlewareOptions, Receive, Scope, Send, exclude_list, middleware
 from .asgi_routes import leaf_template
 from .starlette import add_to_stack
@@ -151,7 +153,10 @@ async def _run_endpoint_function(*, dependant: Any, values: dict[str, Any], is_c
         'http.route': leaf_template(scope, scope.get('route')) or '',
         'code.function': getattr(function, '__qualname__', repr(function)),
     }
-    with current.settings.logfire.span('{method} {http.route} ({code.function})', **attributes):
+    with current.settings.logfire.span('{method} {http.route} ({code.function})', **attributes) as span:
+        code = getattr(inspect.unwrap(function), '__code__', None)
+        if code is not None:  # the endpoint's definition, not the frame that called it
+            span.set_attributes(dict(code_attributes_for(code)))
         return await _original_run_endpoint_function(dependant=dependant, values=values, is_coroutine=is_coroutine)
 
 
