@@ -54,10 +54,12 @@ async def _send(message: Message) -> None:
     pass
 
 
-def _driver(app: App, loop: asyncio.AbstractEventLoop) -> Callable[[int], None]:
+def _driver(app: App, loop: asyncio.AbstractEventLoop, path: str = '/') -> Callable[[int], None]:
+    scope = {**_SCOPE, 'path': path, 'raw_path': path.encode()}
+
     async def requests(n: int) -> None:
         for _ in range(n):
-            await app(dict(_SCOPE), _receive, _send)  # a fresh scope per request, as a server gives
+            await app(dict(scope), _receive, _send)  # a fresh scope per request, as a server gives
 
     return lambda n: loop.run_until_complete(requests(n))
 

@@ -42,6 +42,7 @@ def _cases() -> list[Case]:
     from .asgi import asgi_case
     from .clients import executor_case, httpx_case
     from .export import export_case
+    from .fastapi import fastapi_case
     from .processes import memory_case, startup_case
     from .spans import five_attributes_case, log_case, nested_case, span_case
 
@@ -51,6 +52,7 @@ def _cases() -> list[Case]:
         Case('span_5_attributes', five_attributes_case, Budget(2.0)),
         Case('nested', nested_case, Budget(1.5)),
         Case('asgi_request', asgi_case, Budget(1.05)),
+        Case('fastapi_request', fastapi_case, Budget(1.10)),
         Case('httpx_request', httpx_case, Budget(1.10)),
         Case('executor_submit', executor_case, Budget(2.0, 'max_extra')),
         Case('import_configure', startup_case, Budget(1.3)),

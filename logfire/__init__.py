@@ -38,8 +38,10 @@ fatal = DEFAULT_LOGFIRE_INSTANCE.fatal
 exception = DEFAULT_LOGFIRE_INSTANCE.exception
 instrument = DEFAULT_LOGFIRE_INSTANCE.instrument
 instrument_asgi = DEFAULT_LOGFIRE_INSTANCE.instrument_asgi
+instrument_fastapi = DEFAULT_LOGFIRE_INSTANCE.instrument_fastapi
 instrument_httpx = DEFAULT_LOGFIRE_INSTANCE.instrument_httpx
 instrument_requests = DEFAULT_LOGFIRE_INSTANCE.instrument_requests
+instrument_starlette = DEFAULT_LOGFIRE_INSTANCE.instrument_starlette
 with_tags = DEFAULT_LOGFIRE_INSTANCE.with_tags
 with_settings = DEFAULT_LOGFIRE_INSTANCE.with_settings
 suppress_instrumentation = DEFAULT_LOGFIRE_INSTANCE.suppress_instrumentation
@@ -74,8 +76,10 @@ __all__ = [
     'info',
     'instrument',
     'instrument_asgi',
+    'instrument_fastapi',
     'instrument_httpx',
     'instrument_requests',
+    'instrument_starlette',
     'log',
     'metric_counter',
     'metric_counter_callback',

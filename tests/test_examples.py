@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from .conftest import ROOT, clean_env
 from .otlp_receiver import OTLPReceiver
+from .uvicorn_server import UvicornServer
 
 GUIDE = ROOT / 'examples' / 'otlp_collector.md'
 
@@ -48,3 +51,20 @@ def test_the_collector_example_delivers_spans_with_the_documented_variables(tmp_
     assert request.headers['x-team'] == 'checkout'
     assert request.headers['content-encoding'] == 'gzip'
     assert 'checkout 42' in result.stdout  # the console is on too
+
+
+def test_the_fastapi_example_traces_requests_under_uvicorn() -> None:
+    with OTLPReceiver() as receiver:
+        env = clean_env(
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+            LOGFIRE_SEND_TO_LOGFIRE='false',
+            LOGFIRE_CONSOLE='false',
+            OTEL_BSP_SCHEDULE_DELAY='100',
+        )
+        with UvicornServer('fastapi_app:app', cwd=ROOT / 'examples', env=env) as server:
+            assert httpx.get(f'{server.url}/health', timeout=5).json() == 'ok'
+            assert httpx.get(f'{server.url}/users/42', timeout=5).json() == {'id': 42, 'name': 'user-42'}
+            spans = receiver.wait_for_spans(2)
+    assert sorted(s.name for s in spans) == ['GET /users/{user_id}', 'loading user {user_id}']
+    [request] = [s for s in spans if s.name == 'GET /users/{user_id}']
+    assert request.attributes['fastapi.arguments.values'] == '{"user_id":42}'

@@ -62,6 +62,8 @@ INTEGRATIONS: Final = _table(
         'asgi',
         {'opentelemetry.instrumentation.asgi': 'opentelemetry-instrumentation-asgi', 'asgiref': 'asgiref'},
     ),
+    Integration('fastapi', 'fastapi', {'opentelemetry.instrumentation.asgi': 'opentelemetry-instrumentation-asgi'}),
+    Integration('starlette', 'starlette', {'opentelemetry.instrumentation.asgi': 'opentelemetry-instrumentation-asgi'}),
     Integration('httpx', 'httpx', {'opentelemetry.instrumentation.httpx': 'opentelemetry-instrumentation-httpx'}),
     Integration(
         'requests', 'requests', {'opentelemetry.instrumentation.requests': 'opentelemetry-instrumentation-requests'}

@@ -2,10 +2,12 @@
 
 On top of the plain middleware: excluded URLs (string, list or environment) suppress everything made
 while handling the request; send/receive spans are off unless asked for (then at debug level); span
-names stay low-cardinality (method, plus the route once the framework has matched one); an unhandled
-exception gives the span status code 500; headers can be captured for this app only, at most
-`MAX_CAPTURED_HEADER_VALUES` values per request and per response, each cut to `MAX_HTTP_VALUE_LENGTH`; and
-wrapping twice, or nesting instrumented apps, still gives one server span per request.
+names stay low-cardinality (method, plus the route template once the framework has matched one, mount
+path parameters included); an unhandled exception gives the span status code 500, and is recorded even
+when the framework sent a 5xx page before re-raising it (Starlette does); headers can be captured for this
+app only, at most `MAX_CAPTURED_HEADER_VALUES` values per request and per response, each cut to
+`MAX_HTTP_VALUE_LENGTH`; and wrapping twice, nesting instrumented apps, or FastAPI's own telemetry (off for
+the requests handled here) still gives one server span per request.
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ from ..http_spans import (
 from ..proxy import SUPPRESS_INSTRUMENTATION_KEY
 from ..settings import env_str_list
 from ..span_storage import attributes_of
+from .asgi_routes import route_template, routes_owner
 
 if TYPE_CHECKING:
     from . import SharedProviders
 
-__all__ = ['ASGIApp', 'ASGIOptions', 'LogfireASGIMiddleware', 'instrument']
+__all__ = ['ASGIApp', 'ASGIOptions', 'LogfireASGIMiddleware', 'MiddlewareOptions', 'instrument', 'middleware']
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -61,13 +64,14 @@ EXCLUDED_URLS_ENV: Final = ('OTEL_PYTHON_ASGI_EXCLUDED_URLS', 'OTEL_PYTHON_EXCLU
 _CAPTURE_ALL: Final = ('.*',)
 _DEBUG_ATTRIBUTES: Final = {ATTRIBUTES_LOG_LEVEL_NUM_KEY: DEBUG_LEVEL}
 INSTRUMENTED_SCOPE_KEY: Final = 'logfire.instrumented'
-"""Marks a scope an instrumented layer already handles; copies of it made by routers keep the mark."""
+"""Marks a scope an instrumented layer already handles (its value is the server's `send`); router copies keep it."""
+FASTAPI_TELEMETRY_SCOPE_KEY: Final = 'fastapi.telemetry'
+"""FastAPI's own per-request telemetry; a scope with this key set (even to None) gets none from FastAPI."""
 
 
-class ASGIOptions(TypedDict, total=False):
-    """Keyword arguments passed on to `OpenTelemetryMiddleware` (see `Logfire.instrument_asgi`)."""
+class MiddlewareOptions(TypedDict, total=False):
+    """Keyword arguments passed on to `OpenTelemetryMiddleware` as they are."""
 
-    excluded_urls: str | Sequence[str] | ExcludeList | None
     default_span_details: SpanDetails | None
     server_request_hook: ServerRequestHook
     client_request_hook: ClientRequestHook
@@ -76,6 +80,12 @@ class ASGIOptions(TypedDict, total=False):
     http_capture_headers_server_response: list[str] | None
     http_capture_headers_sanitize_fields: list[str] | None
     exclude_spans: list[Literal['receive', 'send']] | None
+
+
+class ASGIOptions(MiddlewareOptions, total=False):
+    """Keyword arguments of `Logfire.instrument_asgi`, passed on to `OpenTelemetryMiddleware`."""
+
+    excluded_urls: str | Sequence[str] | ExcludeList | None
 
 
 def instrument(
@@ -90,8 +100,29 @@ def instrument(
     """Return `app` wrapped in the middleware; an app this returned comes back unchanged."""
     if isinstance(app, LogfireASGIMiddleware):
         return app
+    excluded = exclude_list(options.pop('excluded_urls', None))
+    return middleware(
+        logfire,
+        app,
+        excluded=excluded,
+        capture_headers=capture_headers,
+        record_send_receive=record_send_receive,
+        **options,
+    )
+
+
+def middleware(
+    providers: SharedProviders,
+    app: ASGIApp,
+    /,
+    *,
+    excluded: ExcludeList | None,
+    capture_headers: bool = False,
+    record_send_receive: bool = False,
+    **options: Unpack[MiddlewareOptions],
+) -> LogfireASGIMiddleware:
+    """Build the middleware around `app`, with excluded URLs already resolved (the framework modules share this)."""
     kwargs: dict[str, Any] = dict(options)
-    excluded = exclude_list(kwargs.pop('excluded_urls', None))
     if capture_headers:
         for key in ('http_capture_headers_server_request', 'http_capture_headers_server_response'):
             kwargs[key] = kwargs.get(key) or list(_CAPTURE_ALL)
@@ -113,12 +144,14 @@ def instrument(
     )
 
 
-def exclude_list(value: str | Sequence[str] | ExcludeList | None) -> ExcludeList | None:
-    """Normalise `excluded_urls`: comma-separated patterns, a list, or (if None) the environment variables."""
+def exclude_list(
+    value: str | Sequence[str] | ExcludeList | None, env: Sequence[str] = EXCLUDED_URLS_ENV
+) -> ExcludeList | None:
+    """Normalise `excluded_urls`: comma-separated patterns, a list, or (if None) the environment variables `env`."""
     if isinstance(value, ExcludeList):
         return value
     if value is None:
-        value = env_str_list(*EXCLUDED_URLS_ENV)
+        value = env_str_list(*env)
         if value is None:
             return None
     items = value.split(',') if isinstance(value, str) else value
@@ -134,37 +167,49 @@ def span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
     return ('HTTP' if method in ('', '_OTHER') else method), {}
 
 
-class LogfireASGIMiddleware(otel_asgi.OpenTelemetryMiddleware):
-    """`OpenTelemetryMiddleware` that also suppresses excluded requests and passes nested or lifespan calls on."""
+class LogfireASGIMiddleware:
+    """OpenTelemetry's `OpenTelemetryMiddleware` (as `self.app`), plus the rules of the module docstring.
+
+    Excluded requests are suppressed, nested or lifespan calls passed on, and FastAPI's own telemetry is off for
+    the requests it handles.
+
+    Composed rather than subclassed so that FastAPI, which looks for OpenTelemetry's middleware class in its
+    middleware stack before starting its own server span, finds it.
+    """
 
     def __init__(self, app: ASGIApp, *, excluded: ExcludeList | None, name_from_route: bool, **kwargs: Any) -> None:
         single = compatibility.guarantee_single_callable(app)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
         self.wrapped_app = cast('ASGIApp', single)
         self.excluded = excluded
-        super().__init__(_RequestLayer(self.wrapped_app, name_from_route), **kwargs)  # pyright: ignore[reportUnknownMemberType]
+        otel = otel_asgi.OpenTelemetryMiddleware(_RequestLayer(self.wrapped_app, name_from_route), **kwargs)
         # The middleware hands every captured header to this object: the one place to bound them.
-        sanitizer: SanitizeValue = self.http_capture_headers_sanitize_fields
-        self.http_capture_headers_sanitize_fields = _BoundedHeaders(sanitizer)
+        sanitizer: SanitizeValue = otel.http_capture_headers_sanitize_fields
+        otel.http_capture_headers_sanitize_fields = _BoundedHeaders(sanitizer)
+        self.app: ASGIApp = otel
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection: one server span for HTTP and websockets, none for anything else."""
-        action = self._action(scope)
+        action = self._action(scope, send)
         if action == 'pass':
             return await self.wrapped_app(scope, receive, send)
         if action == 'suppress':
             with _suppressed():
                 return await self.wrapped_app(scope, receive, send)
-        await _OTEL_CALL(self, scope, receive, send)
+        await self.app(scope, receive, send)
 
-    def _action(self, scope: Scope) -> Literal['pass', 'suppress', 'instrument']:
+    def _action(self, scope: Scope, send: Send) -> Literal['pass', 'suppress', 'instrument']:
         try:
             if scope['type'] not in ('http', 'websocket') or INSTRUMENTED_SCOPE_KEY in scope:
                 return 'pass'
             if context_api.get_current().get(SUPPRESS_INSTRUMENTATION_KEY):
                 return 'pass'
+            # FastAPI (0.165+) starts no span of its own for a scope that has this key.
+            scope.setdefault(FASTAPI_TELEMETRY_SCOPE_KEY, None)
             if self.excluded is not None and self.excluded.url_disabled(_full_url(scope)):
                 return 'suppress'
-            scope[INSTRUMENTED_SCOPE_KEY] = True  # so an instrumented app mounted inside passes this request on
+            # Marks the request for instrumented apps mounted inside; the value lets the request layer answer
+            # past OpenTelemetry's `send`, which ends the span.
+            scope[INSTRUMENTED_SCOPE_KEY] = send
         except Exception as exc:
             report_internal_error('ASGI request filter', exc)
         return 'instrument'
@@ -206,10 +251,6 @@ class _BoundedHeaders(SanitizeValue):
         return values
 
 
-_OTEL_CALL: Final = otel_asgi.OpenTelemetryMiddleware.__call__
-"""The middleware's own `__call__`, called directly: `super()` would build a proxy object per request."""
-
-
 def _full_url(scope: Scope) -> str:
     """The URL the middleware matches excluded URLs against: scheme, host and path, no query string."""
     return str(otel_asgi.get_host_port_url_tuple(scope)[2])  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
@@ -225,71 +266,64 @@ def _suppressed() -> Generator[None, None, None]:
 
 
 class _RequestLayer:
-    """Runs inside the server span: names it from the route, and gives an unhandled exception status 500.
+    """Runs inside the server span: names it from the route, and records an unhandled exception on it.
 
     The name is set when the response starts: the framework has matched its route by then, and the middleware ends
-    the span with the response's last message.
+    the span with the response's last message. A 5xx response is the exception: its body goes straight to the
+    server, so the span stays open until the app returns. Starlette's `ServerErrorMiddleware` sends its 500 page
+    before it re-raises, and the exception it re-raises is recorded on the span.
     """
 
     def __init__(self, app: ASGIApp, name_from_route: bool) -> None:
         self.app = app
         self.name_from_route = name_from_route
+        self.routes: object | None = routes_owner(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         span = trace.get_current_span()
         if not span.is_recording():
             return await self.app(scope, receive, send)
-        if not self.name_from_route:
-            try:
-                return await self.app(scope, receive, send)
-            except Exception as exc:
-                _record_unhandled(span, scope, exc)
-                raise
-        named = False
+        server_send = scope.get(INSTRUMENTED_SCOPE_KEY)
+        base_root_path = str(scope.get('root_path', ''))
+        named = not self.name_from_route
+        error_response = False
 
-        async def naming_send(message: Message) -> None:
+        async def request_send(message: Message) -> None:
             # A coroutine function, as the server's `send` is: sync-to-async bridges (Django Channels) check.
-            nonlocal named
+            nonlocal named, error_response
             if not named:
                 named = True
-                _name(span, scope)
+                self._name(span, scope, base_root_path)
+            kind = message['type']
+            if kind == 'http.response.start':
+                error_response = message.get('status', 200) >= 500 and callable(server_send)
+            elif error_response and kind == 'http.response.body':
+                return await server_send(message)  # pyright: ignore[reportOptionalCall]
             await send(message)
 
         try:
-            await self.app(scope, receive, naming_send)
+            await self.app(scope, receive, request_send)
         except Exception as exc:
             _record_unhandled(span, scope, exc)
             raise
         finally:
             if not named:
-                _name(span, scope)
+                self._name(span, scope, base_root_path)
 
-
-def _name(span: trace.Span, scope: Scope) -> None:
-    """Add the matched route to the span's name (`GET` becomes `GET /users/{id}`) and set `http.route`."""
-    if not span.is_recording():
-        return
-    try:
-        route = _route(scope, span)
-        if route:
-            span.set_attribute('http.route', route)
-            span.update_name(f'{span_details(scope)[0]} {route}')
-    except Exception as exc:
-        report_internal_error('ASGI span name', exc)
-
-
-def _route(scope: Scope, span: trace.Span) -> str | None:
-    """The matched route template: from the framework's `scope['route']`, else an `http.route` someone set."""
-    route = scope.get('route')
-    path_format = getattr(route, 'path_format', None)
-    if isinstance(path_format, str) and path_format:
-        prefix = str(scope.get('root_path', ''))
-        mount_path = getattr(route, 'path', None)
-        if hasattr(route, 'routes') and isinstance(mount_path, str) and mount_path and prefix.endswith(mount_path):
-            prefix = prefix[: -len(mount_path)]  # a mount's own path is already in root_path and in its template
-        return f'{prefix}{path_format}'
-    attribute = _span_attributes(span).get('http.route')
-    return attribute if isinstance(attribute, str) and attribute else None
+    def _name(self, span: trace.Span, scope: Scope, base_root_path: str) -> None:
+        """Add the matched route to the span's name (`GET` becomes `GET /users/{id}`) and set `http.route`."""
+        if not span.is_recording():
+            return
+        try:
+            route = route_template(scope, self.routes, base_root_path)
+            if route is None:
+                attribute = _span_attributes(span).get('http.route')  # one someone else set
+                route = attribute if isinstance(attribute, str) and attribute else None
+            if route:
+                span.set_attribute('http.route', route)
+                span.update_name(f'{span_details(scope)[0]} {route}')
+        except Exception as exc:
+            report_internal_error('ASGI span name', exc)
 
 
 def _span_attributes(span: trace.Span) -> Mapping[str, object]:
@@ -303,6 +337,8 @@ def _record_unhandled(span: trace.Span, scope: Scope, exc: Exception) -> None:
     The middleware records the exception event and the ERROR status, and sets the status code when a response
     starts: a span without one got no response.
     """
+    if not span.is_recording():
+        return
     try:
         attributes = _span_attributes(span)
         if scope['type'] == 'http' and STATUS_KEYS.isdisjoint(attributes):
