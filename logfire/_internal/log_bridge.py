@@ -85,12 +85,13 @@ class _Guard(threading.local):
 
 
 _guard: Final = _Guard()
+_get_current: Final = context_api.get_current
 
 
 class LogBridge:
     """One bridge's view of a `Logfire` instance: the guard, then the log."""
 
-    __slots__ = ('logfire',)
+    __slots__ = ('_log', '_state', 'logfire')
 
     def __init__(self, logfire: Logfire | None) -> None:
         if logfire is None:
@@ -98,21 +99,23 @@ class LogBridge:
 
             logfire = DEFAULT_LOGFIRE_INSTANCE
         self.logfire = logfire
+        self._state = logfire.config
+        self._log = logfire._log  # pyright: ignore[reportPrivateUsage]
 
     def routes_to_fallback(self, logger_name: str | None) -> bool:
         """Whether a record must go to the fallback instead of becoming a log (see the module's docstring)."""
-        if _guard.active or self.logfire.config.config is None:
+        if _guard.active or self._state.config is None:
             return True
         if logger_name and logger_name.startswith(EXCLUDED_LOGGERS):
             head = logger_name.partition('.')[0]
             if head in EXCLUDED_LOGGERS:
                 return True
-        return bool(context_api.get_value(SUPPRESS_INSTRUMENTATION_KEY))
+        return bool(_get_current().get(SUPPRESS_INSTRUMENTATION_KEY))
 
     @property
     def scrubber(self) -> Scrubber | None:
         """The pipeline's scrubber when scrubbing is on, for messages the bridge formats itself."""
-        return self.logfire._state.scrubber  # pyright: ignore[reportPrivateUsage]
+        return self._state.scrubber
 
     def emit(
         self,
@@ -124,16 +127,14 @@ class LogBridge:
         location: tuple[str, int, str] | None,
         timestamp: int | None,
     ) -> None:
-        """Record one log; records made meanwhile on this thread (by processors, the SDK) go to the fallback."""
+        """Record one log; records made meanwhile on this thread (by processors, the SDK) go to the fallback.
+
+        Without a `location`, the caller's code location is found as `logfire.info()` finds it: the first frame
+        outside logfire and libraries.
+        """
         _guard.active = True
         try:
-            logfire = self.logfire
-            if location is None:
-                # The caller's frame is found the way `logfire.info()` finds it: the first one outside libraries.
-                frame = get_frame(1)
-                logfire._log(level, template, attributes, None, exception, frame, None, message, timestamp)  # pyright: ignore[reportPrivateUsage]
-            else:
-                logfire._log(level, template, attributes, None, exception, get_frame(), location, message, timestamp)  # pyright: ignore[reportPrivateUsage]
+            self._log(level, template, attributes, None, exception, get_frame(1), location, message, timestamp)
         finally:
             _guard.active = False
 

@@ -68,6 +68,13 @@ class LogfireLoggingHandler(Handler):
         self.fallback = fallback
         self._bridge = LogBridge(logfire_instance)
 
+    def handle(self, record: LogRecord) -> LogRecord | bool:
+        """Filter and emit `record`, without the handler's lock: `emit` is thread-safe, and the lock costs every log."""
+        result = self.filter(record)
+        if result:
+            self.emit(result if isinstance(result, LogRecord) else record)
+        return result
+
     def emit(self, record: LogRecord) -> None:
         """Turn `record` into a logfire log, or hand it to the fallback (see the class docstring)."""
         bridge = self._bridge
@@ -107,7 +114,8 @@ def _message(bridge: LogBridge, template: str, args: Any, attributes: dict[str, 
     if type(args) is tuple:
         positional: tuple[Any, ...] = args  # pyright: ignore[reportUnknownVariableType]
         masked = scrub_args(scrubber, positional) if scrubber is not None else None
-        attributes[ATTRIBUTES_LOGGING_ARGS_KEY] = positional if masked is None else masked
+        # A list, not the tuple: a list of plain values is encoded as JSON on a fast path, a tuple by the full encoder.
+        attributes[ATTRIBUTES_LOGGING_ARGS_KEY] = list(positional if masked is None else masked)
         return _format(template, positional if masked is None else masked)
     if isinstance(args, Mapping):
         # `log('%s', {'a': 1})` passes one mapping as the only positional argument; `%(a)s` makes it named values.
@@ -122,7 +130,7 @@ def _message(bridge: LogBridge, template: str, args: Any, attributes: dict[str, 
             return _format(template, mapping if masked_mapping is None else masked_mapping)
         single: tuple[Any, ...] = (args,)  # pyright: ignore[reportUnknownVariableType]
         masked = scrub_args(scrubber, single) if scrubber is not None else None
-        attributes[ATTRIBUTES_LOGGING_ARGS_KEY] = single if masked is None else masked
+        attributes[ATTRIBUTES_LOGGING_ARGS_KEY] = list(single if masked is None else masked)
         return message if masked is None else _format(template, masked)
     return _format(template, args)
 
