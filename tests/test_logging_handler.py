@@ -118,7 +118,7 @@ def test_logger_exception_records_an_exception_event_at_error_level(
     capfire: CaptureLogfire, shop: logging.Logger
 ) -> None:
     try:
-        1 / 0  # pyright: ignore[reportUnusedExpression]
+        raise ZeroDivisionError('division by zero')
     except ZeroDivisionError:
         shop.exception('charging failed')
 
@@ -223,7 +223,8 @@ import logfire
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-logging.basicConfig(handlers=[logfire.LogfireLoggingHandler(fallback=logging.StreamHandler(sys.stdout))], level=logging.INFO)
+handler = logfire.LogfireLoggingHandler(fallback=logging.StreamHandler(sys.stdout))
+logging.basicConfig(handlers=[handler], level=logging.INFO)
 logging.info('early %s', 1)
 exporter = InMemorySpanExporter()
 logfire.configure(send_to_logfire=False, console=False, additional_span_processors=[SimpleSpanProcessor(exporter)])
