@@ -16,7 +16,7 @@ import logfire
 from logfire.exceptions import MissingExtraError
 from logfire.testing import CaptureLogfire
 
-from .conftest import clean_env, run_python
+from .conftest import ROOT, clean_env, run_python
 from .otlp_receiver import OTLPReceiver
 
 
@@ -171,3 +171,11 @@ def test_all_three_bridges_deliver_their_logs_over_otlp(tmp_path: Path) -> None:
     assert by_name['stdlib %s'].attributes['logfire.msg'] == 'stdlib 1'
     assert by_name['stdlib %s'].attributes['logfire.logger_name'] == 'shop'
     assert by_name['loguru {}'].attributes['logfire.msg'] == 'loguru 3'
+
+
+def test_the_logging_example_prints_all_three_libraries_logs() -> None:
+    result = run_python((ROOT / 'examples' / 'logging_app.py').read_text())
+    assert result.returncode == 0, result.stderr
+    for line in ('checkout 42', '  charged 12.5 EUR', 'stock reserved', '  order 42 shipped', '  tracking number'):
+        assert line in result.stdout, result.stdout
+    assert 'TimeoutError: carrier API timed out' in result.stdout

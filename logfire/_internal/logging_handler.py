@@ -68,9 +68,9 @@ class LogfireLoggingHandler(Handler):
         self.fallback = fallback
         self._bridge = LogBridge(logfire_instance)
 
-    def handle(self, record: LogRecord) -> LogRecord | bool:
+    def handle(self, record: LogRecord) -> bool:
         """Filter and emit `record`, without the handler's lock: `emit` is thread-safe, and the lock costs every log."""
-        result = self.filter(record)
+        result: Any = self.filter(record)  # Python 3.12+ may return a replacement record
         if result:
             self.emit(result if isinstance(result, LogRecord) else record)
         return result
