@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from logging import NOTSET, Handler, LogRecord, StreamHandler
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from .errors import report_internal_error
 from .log_bridge import (
@@ -73,7 +73,7 @@ class LogfireLoggingHandler(Handler):
         result: Any = self.filter(record)  # Python 3.12+ may return a replacement record
         if result:
             self.emit(result if isinstance(result, LogRecord) else record)
-        return result
+        return cast(bool, result)  # the record itself on 3.12+, as `Handler.handle` returns it
 
     def emit(self, record: LogRecord) -> None:
         """Turn `record` into a logfire log, or hand it to the fallback (see the class docstring)."""
