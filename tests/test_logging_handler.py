@@ -242,10 +242,10 @@ def test_a_handler_error_is_contained_and_reported_once(
 ) -> None:
     import logfire._internal.logging_handler as module
 
-    def broken(levelno: int) -> int:
+    def broken(path: str) -> str:
         raise RuntimeError('bug')
 
-    monkeypatch.setattr(module, 'level_number', broken)
+    monkeypatch.setattr(module, 'display_path', broken)
     shop.info('one')
     shop.info('two')  # no exception reaches the caller
 

@@ -46,7 +46,8 @@ _ANCHORS: Final = (
     (40, 'error'),
     (50, 'fatal'),
 )
-_levels: dict[int, int] = {}
+LEVELS: Final[dict[int, int]] = {}
+"""The level numbers mapped so far (a cache of `level_number`), for a lookup without a call."""
 
 
 def level_number(levelno: int) -> int:
@@ -56,12 +57,12 @@ def level_number(levelno: int) -> int:
         >>> level_number(20), level_number(50), level_number(15), level_number(45), level_number(100)
         (9, 21, 9, 21, 21)
     """
-    number = _levels.get(levelno)
+    number = LEVELS.get(levelno)
     if number is None:
         name = min(_ANCHORS, key=lambda anchor: (abs(anchor[0] - levelno), -anchor[0]))[1]
         number = LEVEL_NUMBERS[name]
-        if len(_levels) < 1000:
-            _levels[levelno] = number
+        if len(LEVELS) < 1000:
+            LEVELS[levelno] = number
     return number
 
 
@@ -148,13 +149,19 @@ def user_attributes(items: Mapping[str, Any], reserved: frozenset[str] | set[str
     }
 
 
+_NUMBERS: Final = frozenset({int, float, bool})
+
+
 def scrub_args(scrubber: Scrubber, args: Sequence[Any]) -> tuple[Any, ...] | None:
     """`args` with secret-looking values masked, or None when none is.
 
     `%`-args end up in the message, which the pipeline's scrubber does not search (it is built from scrubbed values).
     """
-    if all(value is None or type(value) in (int, float, bool) for value in args):
-        return None
+    for value in args:
+        if value is not None and type(value) not in _NUMBERS:
+            break
+    else:
+        return None  # numbers hold no secrets: the common case needs no dict
     keys = [f'logging_arg_{i}' for i in range(len(args))]
     values = dict(zip(keys, args, strict=True))
     masked = scrubber.message_values(' '.join(keys), values)

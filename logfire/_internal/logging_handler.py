@@ -10,6 +10,7 @@ from .errors import report_internal_error
 from .log_bridge import (
     ATTRIBUTES_LOGGER_NAME_KEY,
     ATTRIBUTES_LOGGING_ARGS_KEY,
+    LEVELS,
     LogBridge,
     level_number,
     scrub_args,
@@ -95,8 +96,9 @@ class LogfireLoggingHandler(Handler):
             attributes[ATTRIBUTES_LOGGER_NAME_KEY] = record.name
             message = _message(bridge, template, args, attributes) if args else template
             exc_info = record.exc_info
+            levelno = record.levelno
             bridge.emit(
-                level_number(record.levelno),
+                LEVELS.get(levelno) or level_number(levelno),
                 template,
                 message,
                 attributes,
