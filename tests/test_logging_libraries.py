@@ -179,3 +179,14 @@ def test_the_logging_example_prints_all_three_libraries_logs() -> None:
     for line in ('checkout 42', '  charged 12.5 EUR', 'stock reserved', '  order 42 shipped', '  tracking number'):
         assert line in result.stdout, result.stdout
     assert 'TimeoutError: carrier API timed out' in result.stdout
+
+
+def test_loguru_arguments_are_scrubbed_in_the_message_too(capfire: CaptureLogfire, loguru: Any) -> None:
+    loguru.info('login as {} with {password}', 'ada', password='hunter2')
+    loguru.info('calling {}', 'https://example.com/?api_key=abc123secret')
+
+    [login, call] = attributes_of(capfire)
+    assert 'hunter2' not in str(login)
+    assert login['logfire.msg'].startswith('login as ada with [Scrubbed')
+    assert 'abc123secret' not in str(call)
+    assert call['logfire.msg'].startswith('calling [Scrubbed')

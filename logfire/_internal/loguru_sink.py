@@ -12,6 +12,8 @@ from .log_bridge import (
     ATTRIBUTES_LOGGING_ARGS_KEY,
     LogBridge,
     level_number,
+    scrub_args,
+    scrub_mapping_args,
     user_attributes,
 )
 from .stack_info import display_path, get_frame
@@ -88,17 +90,32 @@ class _LoguruSink:
     def _emit(self, record: dict[str, Any]) -> None:
         text = str(record['message'])
         template = record.get('template')
-        args: Any = None
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
         frame = self._log_frame()
         if frame is not None:
             frame_locals = frame.f_locals
-            args = frame_locals.get('args')
+            if isinstance(found := frame_locals.get('args'), (tuple, list)):
+                args = list(found)  # pyright: ignore[reportUnknownArgumentType]
+            if isinstance(found := frame_locals.get('kwargs'), dict):
+                kwargs = found  # pyright: ignore[reportUnknownVariableType]
             if template is None and isinstance(frame_locals.get('message'), str):
                 template = frame_locals['message']
         attributes = user_attributes(record['extra'], _NO_RESERVED)
         attributes[ATTRIBUTES_LOGGER_NAME_KEY] = record.get('name') or ''
-        if isinstance(args, (tuple, list)) and args:
-            attributes[ATTRIBUTES_LOGGING_ARGS_KEY] = tuple(args)  # pyright: ignore[reportUnknownArgumentType]
+        scrubber = self._bridge.scrubber
+        if scrubber is not None and template is not None and (args or kwargs):
+            # The message was formatted from the values: format it again from scrubbed ones if any needs it.
+            masked_args = scrub_args(scrubber, args) if args else None
+            masked_kwargs = scrub_mapping_args(scrubber, str(template), kwargs) if kwargs else None
+            if masked_args is not None or masked_kwargs is not None:
+                args = list(masked_args) if masked_args is not None else args
+                try:
+                    text = str(template).format(*args, **(masked_kwargs if masked_kwargs is not None else kwargs))
+                except Exception:
+                    text = str(template)
+        if args:
+            attributes[ATTRIBUTES_LOGGING_ARGS_KEY] = args
         exception = record.get('exception')
         file = record['file']
         self._bridge.emit(
