@@ -31,12 +31,12 @@ def loguru_handler(*, logfire_instance: Logfire | None = None) -> dict[str, Any]
 
     Each record becomes a log in the current span: loguru's level mapped (TRACE -> trace, SUCCESS -> notice,
     others as for `logging`, custom numbers to the nearest), its `{}` template as `logfire.msg_template` (the
-    message when loguru is older than 0.7.3 and the call's frame cannot be found), the formatted message as
-    `logfire.msg`, positional arguments in `logfire.logging_args`, `extra` (`bind()`, keyword arguments) as
-    attributes, the exception of `logger.exception()` / `opt(exception=...)` as an `exception` event, the
-    module as `logfire.logger_name`, and the record's code location and time. Records made before
-    `logfire.configure()`, while instrumentation is suppressed, or by `logfire.*`/`opentelemetry.*` modules
-    are written to stderr instead.
+    message when the record has no `template`, as in older loguru, and the call's frame cannot be found), the
+    formatted message as `logfire.msg`, positional arguments in `logfire.logging_args`, `extra` (`bind()`,
+    keyword arguments) as attributes, the exception of `logger.exception()` / `opt(exception=...)` as an
+    `exception` event, the module as `logfire.logger_name`, and the record's code location and time. Records
+    made before `logfire.configure()`, while instrumentation is suppressed, or by `logfire.*`/`opentelemetry.*`
+    modules are written to stderr instead.
 
     Args:
         logfire_instance: The `Logfire` to log through; default the global one.
