@@ -143,3 +143,39 @@ def nested_case(mode: Mode) -> Result:
     )
     names = ('outer {n}', 'inner {n}')
     return _run(result, mode, (ours, ours_processor), (baseline, baseline_processor), names, nested=names)
+
+
+def logging_case(mode: Mode) -> Result:
+    """The stdlib `logging` bridge against a direct `logfire.info`, both into logfire pipelines (same settings)."""
+    import logging
+
+    lf, ours_processor, _, _ = _pipelines()
+    direct, direct_processor, _, _ = _pipelines()
+    root = logging.getLogger()
+    handler = logfire.LogfireLoggingHandler(logfire_instance=lf)
+    previous_level, previous_handlers = root.level, root.handlers[:]
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    log_info, info = root.info, direct.info
+
+    def ours(n: int) -> None:
+        for _ in range(n):
+            log_info('x %s', 1)
+
+    def baseline(n: int) -> None:
+        for _ in range(n):
+            info('x {a}', a=1)
+
+    result = Result(
+        name='logging_handler',
+        ours="logging.getLogger().info('x %s', 1) through LogfireLoggingHandler",
+        baseline="logfire.info('x {a}', a=1)",
+    )
+    try:
+        ours_side = Side(ours, ours_processor, 1, both(expect_names('x %s'), expect_logfire_spans))
+        baseline_side = Side(baseline, direct_processor, 1, both(expect_names('x {a}'), expect_logfire_spans))
+        interleave(ours_side, baseline_side, mode, result)
+    finally:
+        root.handlers[:] = previous_handlers
+        root.setLevel(previous_level)
+    return result

@@ -10,6 +10,8 @@ logfire.info('hello {name}', name='world')
 
 from ._internal.configure import configure
 from ._internal.constants import LevelName
+from ._internal.logging_handler import LogfireLoggingHandler
+from ._internal.loguru_sink import loguru_handler
 from ._internal.main import Logfire
 from ._internal.options import (
     AdvancedOptions,
@@ -20,6 +22,7 @@ from ._internal.options import (
     ScrubMatch,
 )
 from ._internal.span import LogfireSpan
+from ._internal.structlog_processor import StructlogProcessor
 from .version import VERSION as __version__
 
 DEFAULT_LOGFIRE_INSTANCE = Logfire()
@@ -61,11 +64,13 @@ __all__ = [
     'ConsoleOptions',
     'LevelName',
     'Logfire',
+    'LogfireLoggingHandler',
     'LogfireSpan',
     'MetricsOptions',
     'SamplingOptions',
     'ScrubMatch',
     'ScrubbingOptions',
+    'StructlogProcessor',
     '__version__',
     'configure',
     'debug',
@@ -81,6 +86,7 @@ __all__ = [
     'instrument_requests',
     'instrument_starlette',
     'log',
+    'loguru_handler',
     'metric_counter',
     'metric_counter_callback',
     'metric_gauge',

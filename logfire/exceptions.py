@@ -13,7 +13,7 @@ class LogfireConfigError(ValueError):
 
 
 class MissingExtraError(ImportError):
-    """An `instrument_*()` call needs a package that is not installed.
+    """An `instrument_*()` call (or a logging bridge such as `StructlogProcessor()`) needs a package that is missing.
 
     Attributes:
         integration: The integration's name, e.g. `'asgi'`.
@@ -21,11 +21,12 @@ class MissingExtraError(ImportError):
         missing: The import name that could not be found.
     """
 
-    def __init__(self, integration: str, extra: str, missing: str, package: str) -> None:
+    def __init__(self, integration: str, extra: str, missing: str, package: str, *, call: str | None = None) -> None:
         self.integration = integration
         self.extra = extra
         self.missing = missing
+        call = call or f'logfire.instrument_{integration}()'
         super().__init__(
-            f"logfire.instrument_{integration}() needs {package!r}. Install it with: pip install 'logfire[{extra}]'",
+            f"{call} needs {package!r}. Install it with: pip install 'logfire[{extra}]'",
             name=missing,
         )

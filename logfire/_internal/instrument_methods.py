@@ -30,6 +30,7 @@ class InstrumentMethods:
     _tags: tuple[str, ...]
     _state: LogfireState
     _tracer: Tracer
+    span: Callable[..., Any]  # `Logfire.span`, which the FastAPI integration makes its extra spans with
 
     def instrument(
         self,

@@ -110,23 +110,29 @@ class Logfire(InstrumentMethods, MetricMethods):
         attributes: dict[str, Any],
         tags: Sequence[str] | None,
         frame: FrameType,
+        location: tuple[str, int, str] | None = None,
+        message: str | None = None,
     ) -> tuple[str, dict[str, AttributeValue], Scrubber | None]:
         """Format the message and encode attributes.
+
+        `location` and `message`, when given (by the logging bridges), replace the code location found from `frame`
+        and the message formatted from the template.
 
         Returns:
             The (possibly inspected) template, the attributes, and the pipeline's scrubber when it has nothing
             to change in them (else None), so its start hook need not look again.
         """
         state = self._state
-        if state.inspect_arguments:
-            inspected = inspect_fstring(frame, msg_template)
-            if inspected is not None:
-                msg_template, extracted = inspected
-                attributes = {**extracted, **attributes}
-        scrubber = state.scrubber
-        message = format_message(
-            msg_template, scrubber.message_values(msg_template, attributes) if scrubber else attributes
-        )
+        if message is None:
+            if state.inspect_arguments:
+                inspected = inspect_fstring(frame, msg_template)
+                if inspected is not None:
+                    msg_template, extracted = inspected
+                    attributes = {**extracted, **attributes}
+            scrubber = state.scrubber
+            message = format_message(
+                msg_template, scrubber.message_values(msg_template, attributes) if scrubber else attributes
+            )
         if attributes:
             otel_attributes, schema = prepare_attributes(attributes)
         else:
@@ -137,7 +143,7 @@ class Logfire(InstrumentMethods, MetricMethods):
             checked_by = None
         # Assigned one by one, in this order, rather than merged from a dict: a span's attribute order is visible.
         otel_attributes[CODE_FILEPATH], otel_attributes[CODE_LINENO], otel_attributes[CODE_FUNCTION] = (
-            user_code_location(frame)
+            location or user_code_location(frame)
         )
         otel_attributes[ATTRIBUTES_MESSAGE_TEMPLATE_KEY] = msg_template
         otel_attributes[ATTRIBUTES_MESSAGE_KEY] = message
@@ -254,6 +260,9 @@ class Logfire(InstrumentMethods, MetricMethods):
         tags: Sequence[str] | None,
         exc_info: bool | BaseException | None,
         frame: FrameType,
+        location: tuple[str, int, str] | None = None,
+        message: str | None = None,
+        timestamp: int | None = None,
     ) -> None:
         if attributes:
             _check_attribute_names(attributes)
@@ -267,11 +276,14 @@ class Logfire(InstrumentMethods, MetricMethods):
             state = self._state
             if level_num < state.min_level:
                 return
-            template, otel_attributes, checked_by = self._base_attributes(msg_template, attributes, tags, frame)
+            template, otel_attributes, checked_by = self._base_attributes(
+                msg_template, attributes, tags, frame, location, message
+            )
             otel_attributes[ATTRIBUTES_SPAN_TYPE_KEY] = 'log'
             otel_attributes[ATTRIBUTES_LOG_LEVEL_NUM_KEY] = level_num
-            generator = state.ns_timestamp_generator
-            timestamp = generator() if generator else time_ns()  # one instant: a log has zero duration
+            if timestamp is None:
+                generator = state.ns_timestamp_generator
+                timestamp = generator() if generator else time_ns()  # one instant: a log has zero duration
             notes = SPAN_NOTES
             span = start_noted(
                 self._tracer,

@@ -34,17 +34,35 @@ def _info_for(code: CodeType) -> tuple[str, str] | None:
     if resolved.startswith(_IGNORED_PREFIXES) or 'site-packages' in resolved or 'dist-packages' in resolved:
         result = None
     else:
-        try:
-            relative = os.path.relpath(resolved, _cwd()) if not resolved.startswith('<') else resolved
-        except ValueError:  # a different drive on Windows
-            relative = resolved
-        if relative.startswith('..'):
-            relative = resolved
-        name = getattr(code, 'co_qualname', code.co_name)
-        result = (relative, name)
+        result = (_relative(resolved), getattr(code, 'co_qualname', code.co_name))
     if len(_code_info) < 10_000:
         _code_info[id(code)] = (code, result)
     return result
+
+
+def _relative(resolved: str) -> str:
+    """`resolved` relative to the working directory, unless it lies outside it (or is `<stdin>` and the like)."""
+    try:
+        relative = os.path.relpath(resolved, _cwd()) if not resolved.startswith('<') else resolved
+    except ValueError:  # a different drive on Windows
+        relative = resolved
+    return resolved if relative.startswith('..') else relative
+
+
+_display_paths: dict[str, str] = {}
+
+
+def display_path(filename: str) -> str:
+    """A file path as logfire writes it in `code.filepath`: relative to the working directory when inside it.
+
+    For paths that come from elsewhere than a code object (a `logging.LogRecord`'s `pathname`); cached.
+    """
+    path = _display_paths.get(filename)
+    if path is None:
+        path = _relative(os.path.abspath(filename)) if filename and not filename.startswith('<') else filename
+        if len(_display_paths) < 10_000:
+            _display_paths[filename] = path
+    return path
 
 
 def user_code_location(frame: FrameType) -> tuple[str, int, str]:

@@ -102,7 +102,7 @@ def instrument(
         return app
     excluded = exclude_list(options.pop('excluded_urls', None))
     return middleware(
-        logfire,
+        providers,
         app,
         excluded=excluded,
         capture_headers=capture_headers,
