@@ -359,6 +359,9 @@ def test_spans_still_open_at_exit_are_ended_and_exported(rx: OTLPReceiver, tmp_p
     assert result.returncode == 0, result.stderr
 
     assert [s.name for s in rx.spans()] == ['streaming']
+    # The generator is closed after the exit hook ended its span: leaving the block again says nothing.
+    assert 'ended span' not in result.stderr
+    assert result.stderr == ''
 
 
 def test_sigterm_to_uvicorn_still_delivers_the_span_of_a_served_request(rx: OTLPReceiver, tmp_path: Path) -> None:
