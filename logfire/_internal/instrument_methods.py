@@ -119,6 +119,8 @@ class InstrumentMethods:
             app = logfire.instrument_asgi(app, excluded_urls='/health$')
             ```
         """
-        return load('asgi').instrument(
+        instrumented = load('asgi').instrument(
             self._state, app, capture_headers=capture_headers, record_send_receive=record_send_receive, **kwargs
         )
+        self._state.warn_if_not_configured('logfire.instrument_asgi()')
+        return instrumented
