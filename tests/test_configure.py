@@ -115,6 +115,9 @@ def test_send_to_logfire_without_a_token_warns_once_and_carries_on(tmp_path: Pat
     assert result.stdout.strip() == 'done'
     assert result.stderr.count('LogfireNoTokenWarning') == 1
     assert 'LOGFIRE_TOKEN' in result.stderr and "'if-token-present'" in result.stderr
+    # It points only at commands that exist: `logfire config` does (tests/test_cli.py), `logfire auth` does not.
+    assert 'send_to_logfire=False' in result.stderr and '`logfire config`' in result.stderr
+    assert 'logfire auth' not in result.stderr
 
 
 def test_send_to_logfire_defaults_to_false_under_pytest() -> None:

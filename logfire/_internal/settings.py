@@ -18,8 +18,11 @@ from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, fiel
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
     InitSettingsSource,
     PydanticBaseSettingsSource,
+    SecretsSettingsSource,
     SettingsConfigDict,
 )
 
@@ -41,7 +44,7 @@ from .setting_types import (
     parse_str_list,
 )
 
-_pyproject_table: ContextVar[dict[str, Any] | None] = ContextVar('logfire_pyproject_table', default=None)
+_pyproject: ContextVar[tuple[Path, dict[str, Any]] | None] = ContextVar('logfire_pyproject', default=None)
 
 
 def _env(*names: str) -> AliasChoices:
@@ -269,8 +272,17 @@ class LogfireSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Decide precedence: keyword arguments, then the environment, then `[tool.logfire]`, then defaults."""
-        table = {k: v for k, v in (_pyproject_table.get() or {}).items() if k not in _PYPROJECT_FORBIDDEN}
-        return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=table)
+        path, table = _pyproject.get() or (None, {})
+        table = {k: v for k, v in table.items() if k not in _PYPROJECT_FORBIDDEN}
+        return init_settings, env_settings, PyprojectSource(settings_cls, path, table)
+
+
+class PyprojectSource(InitSettingsSource):
+    """`[tool.logfire]` of one `pyproject.toml` (its keys are field names), remembering which file it is."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None, table: dict[str, Any]) -> None:
+        super().__init__(settings_cls, init_kwargs=table)
+        self.path = path
 
 
 _PYPROJECT_FORBIDDEN = ('token', *(name for name, f in LogfireSettings.model_fields.items() if f.exclude))
@@ -313,16 +325,40 @@ def load_settings(kwargs: Mapping[str, Any], *, origins: Mapping[str, str] | Non
     Raises:
         LogfireConfigError: A value is invalid; the message names its origin and the accepted values.
     """
-    config_dir = kwargs.get('config_dir') or _env_value('LOGFIRE_CONFIG_DIR') or Path.cwd()
-    pyproject = Path(config_dir) / 'pyproject.toml'
-    table = read_pyproject_table(pyproject)
-    token = _pyproject_table.set(table)
+    pyproject, table = _pyproject_for(kwargs)
+    token = _pyproject.set((pyproject, table))
     try:
         return LogfireSettings(**kwargs)
     except ValidationError as exc:
         raise _config_error(exc, kwargs, origins or {}, pyproject, table) from None
     finally:
-        _pyproject_table.reset(token)
+        _pyproject.reset(token)
+
+
+def settings_sources(kwargs: Mapping[str, Any]) -> tuple[PydanticBaseSettingsSource, ...]:
+    """The sources `load_settings(kwargs)` reads, highest precedence first, as `settings_customise_sources` says.
+
+    For reports of where each value comes from (`logfire config`); the order is never decided here.
+    """
+    pyproject, table = _pyproject_for(kwargs)
+    token = _pyproject.set((pyproject, table))
+    try:
+        cls = LogfireSettings
+        return cls.settings_customise_sources(
+            cls,
+            init_settings=InitSettingsSource(cls, init_kwargs=dict(kwargs)),
+            env_settings=EnvSettingsSource(cls),
+            dotenv_settings=DotEnvSettingsSource(cls),
+            file_secret_settings=SecretsSettingsSource(cls),
+        )
+    finally:
+        _pyproject.reset(token)
+
+
+def _pyproject_for(kwargs: Mapping[str, Any]) -> tuple[Path, dict[str, Any]]:
+    config_dir = kwargs.get('config_dir') or _env_value('LOGFIRE_CONFIG_DIR') or Path.cwd()
+    pyproject = Path(config_dir) / 'pyproject.toml'
+    return pyproject, read_pyproject_table(pyproject)
 
 
 def _env_value(name: str) -> str | None:
