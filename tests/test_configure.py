@@ -115,6 +115,9 @@ def test_send_to_logfire_without_a_token_warns_once_and_carries_on(tmp_path: Pat
     assert result.stdout.strip() == 'done'
     assert result.stderr.count('LogfireNoTokenWarning') == 1
     assert 'LOGFIRE_TOKEN' in result.stderr and "'if-token-present'" in result.stderr
+    # It points only at commands that exist: `logfire config` does (tests/test_cli.py), `logfire auth` does not.
+    assert 'send_to_logfire=False' in result.stderr and '`logfire config`' in result.stderr
+    assert 'logfire auth' not in result.stderr
 
 
 def test_send_to_logfire_defaults_to_false_under_pytest() -> None:
@@ -165,6 +168,65 @@ def test_invalid_keyword_argument_names_the_argument(monkeypatch: pytest.MonkeyP
         logfire.configure(local=True, console=logfire.ConsoleOptions(colors='rainbow'))  # pyright: ignore[reportArgumentType]
     with pytest.raises(LogfireConfigError, match=r'configure\(console=True\) is invalid'):
         logfire.configure(local=True, console=True)  # pyright: ignore[reportArgumentType]
+
+
+@pytest.mark.parametrize(
+    ('kwargs', 'named'),
+    [
+        pytest.param(
+            {'additional_span_processors': [object()]},
+            r'configure\(additional_span_processors=.*item 0 .* is not an OpenTelemetry SpanProcessor.*Accepted:',
+            id='not-a-span-processor',
+        ),
+        pytest.param(
+            {'sampling': 0.5}, r'configure\(sampling=0.5\) is invalid.*SamplingOptions\(head=0.5\)', id='bare-rate'
+        ),
+        pytest.param(
+            {'scrubbing': logfire.ScrubbingOptions(extra_patterns=['ok', '('])},
+            r"extra_patterns=.*'\(' is not a valid regular expression \(missing \), unterminated subpattern at "
+            r'position 0\).*Accepted: a list of regular expressions',
+            id='bad-regex',
+        ),
+        pytest.param(
+            {'scrubbing': logfire.ScrubbingOptions(extra_patterns='customer_ref')},
+            r"extra_patterns='customer_ref'\)\) is invalid: a string, not a list.*extra_patterns=\['customer_ref'\]",
+            id='patterns-as-a-string',
+        ),
+        pytest.param(
+            {'console': logfire.ConsoleOptions(output='stdout')},  # pyright: ignore[reportArgumentType]
+            r"ConsoleOptions\(output=\.\.\.\)\)='stdout' is invalid: .*not a text stream.*Accepted: a text stream",
+            id='output-as-a-name',
+        ),
+        pytest.param(
+            {'metrics': logfire.MetricsOptions(additional_readers=[object()])},  # pyright: ignore[reportArgumentType]
+            r'item 0 .* is not an OpenTelemetry MetricReader',
+            id='not-a-metric-reader',
+        ),
+        pytest.param(
+            {'advanced': logfire.AdvancedOptions(id_generator=object())},  # pyright: ignore[reportArgumentType]
+            r'AdvancedOptions\(id_generator=\.\.\.\)\)=.*has no generate_span_id\(\)',
+            id='not-an-id-generator',
+        ),
+        pytest.param({'advanced': 5}, r'configure\(advanced=5\) is invalid. Accepted: AdvancedOptions', id='advanced'),
+    ],
+)
+def test_mistaken_objects_fail_at_configure_naming_the_argument(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kwargs: dict[str, object], named: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LogfireConfigError, match=named):
+        logfire.configure(local=True, send_to_logfire=False, **kwargs)  # pyright: ignore[reportArgumentType]
+
+
+def test_an_invalid_scrubbing_pattern_from_the_environment_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('LOGFIRE_SCRUBBING_PATTERNS', 'fine,[z-a]')
+    with pytest.raises(
+        LogfireConfigError, match=r"LOGFIRE_SCRUBBING_PATTERNS='fine,\[z-a\]' is invalid: '\[z-a\]' is not"
+    ):
+        logfire.configure(local=True, send_to_logfire=False, console=False)
 
 
 def test_invalid_pyproject_value_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from logfire.version import VERSION
 
 from .conftest import ROOT, clean_env, run_python
-from .otlp_receiver import OTLPReceiver, ReceivedRequest, ReceivedSpan
+from .otlp_receiver import OTLPReceiver, ReceivedRequest, ReceivedSpan, attributes_to_dict
 
 TOKEN = 'pylf_v1_us_test'
 
@@ -359,6 +359,42 @@ def test_spans_still_open_at_exit_are_ended_and_exported(rx: OTLPReceiver, tmp_p
     assert result.returncode == 0, result.stderr
 
     assert [s.name for s in rx.spans()] == ['streaming']
+    # The generator is closed after the exit hook ended its span: leaving the block again says nothing.
+    assert 'ended span' not in result.stderr
+    assert result.stderr == ''
+
+
+def test_lone_surrogates_arrive_as_replacement_characters_and_nothing_is_lost(rx: OTLPReceiver, tmp_path: Path) -> None:
+    code = script("""
+        try:
+            with logfire.span('reading {path}', path='caf\\udce9.txt'):
+                raise ValueError('bad byte \\udce9 in name')
+        except ValueError:
+            pass
+        try:
+            raise OSError('also \\udce9')
+        except OSError:
+            logfire.exception('failed on \\udce9 {n}', n=1)
+        logfire.info('fine')
+        tracer = logfire.DEFAULT_LOGFIRE_INSTANCE.config.tracer_provider.get_tracer('raw')
+        tracer.start_span('raw \\udce9', attributes={'parts': ('ok', 'caf\\udce9')}).end()
+    """)
+    result = run_python(code, env=otel_env(rx, tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ''  # no encoder tracebacks
+
+    spans = {s.name: s for s in rx.spans()}
+    assert sorted(spans) == ['failed on \ufffd {n}', 'fine', 'raw \ufffd', 'reading {path}']
+    assert spans['raw \ufffd'].attributes['parts'] == ['ok', 'caf\ufffd']
+    reading = spans['reading {path}']
+    assert reading.attributes['path'] == 'caf\ufffd.txt'
+    assert reading.attributes['logfire.msg'] == 'reading caf\ufffd.txt'
+    assert reading.span.status.message == 'ValueError: bad byte \ufffd in name'
+    [event] = [attributes_to_dict(e.attributes) for e in reading.span.events]
+    assert event['exception.message'] == 'bad byte \ufffd in name'
+    assert 'ValueError: bad byte \ufffd in name' in event['exception.stacktrace']
+    [event] = [attributes_to_dict(e.attributes) for e in spans['failed on \ufffd {n}'].span.events]
+    assert event['exception.message'] == 'also \ufffd'
 
 
 def test_sigterm_to_uvicorn_still_delivers_the_span_of_a_served_request(rx: OTLPReceiver, tmp_path: Path) -> None:

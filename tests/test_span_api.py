@@ -134,6 +134,13 @@ def test_reserved_attribute_names_raise_value_error(capfire: CaptureLogfire) -> 
     assert capfire.exporter.exported_spans == []
 
 
+def test_log_with_an_attributes_dict_records_underscore_names(capfire: CaptureLogfire) -> None:
+    logfire.log('info', 'test {_foo=}', attributes={'_foo': 'bar'})
+    [span] = spans(capfire)
+    assert span['attributes']['_foo'] == 'bar'
+    assert span['attributes']['logfire.msg'] == 'test _foo=bar'
+
+
 @pytest.mark.parametrize('template', ['{missing}', '{', '}', '{0}', '{a!x}', '{a:>>>}', '{a.nope}', '{a[9]}'])
 def test_malformed_template_never_raises_and_keeps_the_template(capfire: CaptureLogfire, template: str) -> None:
     with pytest.warns(UserWarning, match='Formatting'):
@@ -327,6 +334,20 @@ def test_metrics_reach_the_shared_meter_provider(capfire: CaptureLogfire) -> Non
     logfire.metric_gauge_callback('observed', callbacks=[observe])
     names = {m['name'] for m in capfire.get_collected_metrics()}
     assert names >= {'requests', 'latency', 'temperature', 'queue', 'observed'}
+
+
+def test_metric_callbacks_are_accepted_by_position_or_keyword(capfire: CaptureLogfire) -> None:
+    from opentelemetry.metrics import CallbackOptions, Observation
+
+    def observe(options: CallbackOptions) -> list[Observation]:
+        return [Observation(3)]
+
+    logfire.metric_counter_callback('by_position_counter', [observe], unit='1')
+    logfire.metric_gauge_callback('by_position_gauge', [observe])
+    logfire.metric_up_down_counter_callback('by_position_up_down', [observe], description='d')
+    logfire.metric_counter_callback('by_keyword_counter', callbacks=[observe])
+    names = {m['name'] for m in capfire.get_collected_metrics()}
+    assert names >= {'by_position_counter', 'by_position_gauge', 'by_position_up_down', 'by_keyword_counter'}
 
 
 def test_metrics_false_makes_instruments_no_ops() -> None:

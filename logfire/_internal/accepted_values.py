@@ -36,4 +36,9 @@ ACCEPTED_VALUES: dict[str, str] = {
     'bsp_max_queue_size': 'a whole number >= 1',
     'bsp_max_export_batch_size': 'a whole number >= 1',
     'bsp_export_timeout_millis': 'a whole number of milliseconds >= 0',
+    'scrubbing_patterns': 'a list of regular expressions (comma-separated in the environment)',
+    'additional_span_processors': 'a list of OpenTelemetry SpanProcessor instances, such as BatchSpanProcessor',
+    'metric_readers': 'a list of OpenTelemetry MetricReader instances',
+    'id_generator': 'an OpenTelemetry IdGenerator, e.g. RandomIdGenerator()',
+    'console_output': 'a text stream such as sys.stderr or io.StringIO(), or None for sys.stdout',
 }

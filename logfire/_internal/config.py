@@ -47,8 +47,10 @@ def build_config(settings: LogfireSettings) -> LogfireConfig:
     if send is True and token is None:
         warnings.warn(
             'send_to_logfire is on but no token was found, so nothing is sent to Logfire (the console and any '
-            f'other exporters still work). Set LOGFIRE_TOKEN, run `logfire auth` to write {CREDENTIALS_FILENAME} '
-            f"in {str(settings.data_dir)!r}, or pass send_to_logfire='if-token-present' to silence this warning.",
+            'other exporters still work). Set LOGFIRE_TOKEN (or pass token=...), or put a write token in '
+            f'{CREDENTIALS_FILENAME} in {str(settings.data_dir)!r}; or pass send_to_logfire=False, or '
+            "send_to_logfire='if-token-present' to send only when a token is set. Run `logfire config` to see "
+            'every setting in effect and where it comes from.',
             LogfireNoTokenWarning,
             stacklevel=3,
         )

@@ -135,11 +135,7 @@ def configure(
         'min_level': min_level,
         'distributed_tracing': distributed_tracing,
     }
-    for name, value in (('console', console), ('metrics', metrics), ('scrubbing', scrubbing)):
-        if value is not None and value is not False and not isinstance(value, _OPTION_TYPES[name]):
-            raise LogfireConfigError(
-                f'configure({name}={value!r}) is invalid. Accepted: {_OPTION_TYPES[name].__name__}(...), False or None.'
-            )
+    _check_option_groups(console=console, metrics=metrics, scrubbing=scrubbing, sampling=sampling, advanced=advanced)
     if sampling is not None and sampling.tail is not None:
         raise LogfireConfigError(
             'configure(sampling=SamplingOptions(tail=...)) is not supported yet. Accepted: SamplingOptions(head=...).'
@@ -158,7 +154,35 @@ def configure(
     return Logfire(state)
 
 
-_OPTION_TYPES: dict[str, type] = {'console': ConsoleOptions, 'metrics': MetricsOptions, 'scrubbing': ScrubbingOptions}
+_OPTION_TYPES: dict[str, type] = {
+    'console': ConsoleOptions,
+    'metrics': MetricsOptions,
+    'scrubbing': ScrubbingOptions,
+    'sampling': SamplingOptions,
+    'advanced': AdvancedOptions,
+}
+_MAY_BE_FALSE = ('console', 'metrics', 'scrubbing')
+
+
+def _check_option_groups(**groups: object) -> None:
+    """Reject an option group of the wrong type, and the mistakes a type checker would not catch inside one."""
+    for name, value in groups.items():
+        if value is None or (value is False and name in _MAY_BE_FALSE):
+            continue
+        kind = _OPTION_TYPES[name].__name__
+        if not isinstance(value, _OPTION_TYPES[name]):
+            hint = f' (did you mean {kind}(head={value!r})?)' if name == 'sampling' and isinstance(value, float) else ''
+            alternatives = ', False or None' if name in _MAY_BE_FALSE else ' or None'
+            raise LogfireConfigError(
+                f'configure({name}={value!r}) is invalid{hint}. Accepted: {kind}(...){alternatives}.'
+            )
+    scrubbing = groups.get('scrubbing')
+    if isinstance(scrubbing, ScrubbingOptions) and isinstance(scrubbing.extra_patterns, str):
+        pattern = scrubbing.extra_patterns
+        raise LogfireConfigError(
+            f'configure(scrubbing=ScrubbingOptions(extra_patterns={pattern!r})) is invalid: a string, not a list '
+            f'of patterns. Accepted: a list of regular expressions, e.g. extra_patterns=[{pattern!r}].'
+        )
 
 
 def apply_config(state: LogfireState, config: LogfireConfig) -> None:

@@ -128,9 +128,11 @@ class InstrumentMethods:
             app = logfire.instrument_asgi(app, excluded_urls='/health$')
             ```
         """
-        return load('asgi').instrument(
+        instrumented = load('asgi').instrument(
             self._state, app, capture_headers=capture_headers, record_send_receive=record_send_receive, **kwargs
         )
+        self._state.warn_if_not_configured('logfire.instrument_asgi()')
+        return instrumented
 
     def instrument_fastapi(
         self,
@@ -192,7 +194,7 @@ class InstrumentMethods:
             logfire.instrument_fastapi(app, excluded_urls='/health$')
             ```
         """
-        return load('fastapi').instrument(
+        instrumented = load('fastapi').instrument(
             self._state,
             self.span,
             app,
@@ -203,6 +205,8 @@ class InstrumentMethods:
             extra_spans=extra_spans,
             **kwargs,
         )
+        self._state.warn_if_not_configured('logfire.instrument_fastapi()')
+        return instrumented
 
     def instrument_starlette(
         self,
@@ -243,9 +247,11 @@ class InstrumentMethods:
             logfire.instrument_starlette(app)
             ```
         """
-        return load('starlette').instrument(
+        instrumented = load('starlette').instrument(
             self._state, app, capture_headers=capture_headers, record_send_receive=record_send_receive, **kwargs
         )
+        self._state.warn_if_not_configured('logfire.instrument_starlette()')
+        return instrumented
 
     def instrument_httpx(
         self,
@@ -287,6 +293,7 @@ class InstrumentMethods:
             ```
         """
         load('httpx').instrument(self._state, client, capture_headers=capture_headers, **kwargs)
+        self._state.warn_if_not_configured('logfire.instrument_httpx()')
 
     def instrument_requests(self, *, excluded_urls: str | None = None, **kwargs: Unpack[RequestsOptions]) -> None:
         """Trace outgoing `requests` calls: each is one client span, and carries the trace to the server.
@@ -314,3 +321,4 @@ class InstrumentMethods:
             ```
         """
         load('requests').instrument(self._state, excluded_urls=excluded_urls, **kwargs)
+        self._state.warn_if_not_configured('logfire.instrument_requests()')

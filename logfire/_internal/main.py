@@ -239,18 +239,16 @@ class Logfire(InstrumentMethods, MetricMethods):
         Args:
             level: A level name or number; an unknown name warns and logs at error level.
             msg_template: The message, a `str.format` template filled from `attributes`.
-            attributes: Attribute values; names must not start with `_`.
+            attributes: Attribute values. Any name is recorded as given, `_foo` included: unlike the keyword
+                arguments of `info()` and the other level methods, a dict leaves no room for a misspelled option.
             tags: Tags for this log, added to the instance's.
             exc_info: `True` records the exception being handled; an exception instance records that one.
             console_log: `False` keeps this log off the console (it is still exported).
-
-        Raises:
-            ValueError: An attribute name starts with `_` (reserved for options).
         """
         if attributes and not all(isinstance(key, str) for key in attributes):  # pyright: ignore[reportUnnecessaryIsInstance]
             attributes = {str(key): value for key, value in attributes.items()}
         target = self if console_log is None else self.with_settings(console_log=console_log)
-        target._log(level, msg_template, attributes or {}, tags, exc_info, get_frame(1))
+        target._log(level, msg_template, attributes or {}, tags, exc_info, get_frame(1), check_names=False)
 
     def _log(
         self,
@@ -263,8 +261,9 @@ class Logfire(InstrumentMethods, MetricMethods):
         location: tuple[str, int, str] | None = None,
         message: str | None = None,
         timestamp: int | None = None,
+        check_names: bool = True,
     ) -> None:
-        if attributes:
+        if attributes and check_names:
             _check_attribute_names(attributes)
         try:
             if type(level) is int:

@@ -1,4 +1,8 @@
-"""`Logfire`'s metric instruments, made on the shared meter (a no-op one until `configure()` turns metrics on)."""
+"""`Logfire`'s metric instruments, made on the shared meter (a no-op one until `configure()` turns metrics on).
+
+The `*_callback` methods take `callbacks` by position or by keyword: the established SDK makes it keyword-only,
+OpenTelemetry's `create_observable_*` take it second, and both spellings are common in user code.
+"""
 
 from __future__ import annotations
 
@@ -41,19 +45,19 @@ class MetricMethods:
         return self._meter.create_up_down_counter(name, unit, description)
 
     def metric_counter_callback(
-        self, name: str, *, callbacks: Sequence[CallbackT], unit: str = '', description: str = ''
+        self, name: str, callbacks: Sequence[CallbackT], *, unit: str = '', description: str = ''
     ) -> ObservableCounter:
         """Create an observable counter whose `callbacks` report the total when metrics are collected."""
         return self._meter.create_observable_counter(name, callbacks, unit, description)
 
     def metric_gauge_callback(
-        self, name: str, *, callbacks: Sequence[CallbackT], unit: str = '', description: str = ''
+        self, name: str, callbacks: Sequence[CallbackT], *, unit: str = '', description: str = ''
     ) -> ObservableGauge:
         """Create an observable gauge whose `callbacks` report the value when metrics are collected."""
         return self._meter.create_observable_gauge(name, callbacks, unit, description)
 
     def metric_up_down_counter_callback(
-        self, name: str, *, callbacks: Sequence[CallbackT], unit: str = '', description: str = ''
+        self, name: str, callbacks: Sequence[CallbackT], *, unit: str = '', description: str = ''
     ) -> ObservableUpDownCounter:
         """Create an observable up-down counter whose `callbacks` report the value when metrics are collected."""
         return self._meter.create_observable_up_down_counter(name, callbacks, unit, description)

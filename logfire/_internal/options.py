@@ -85,7 +85,7 @@ class ScrubbingOptions:
     callback: ScrubCallback | None = None
     """Called for each match; return a value to keep (or replace) it, `None` to redact it."""
     extra_patterns: Sequence[str] | None = None
-    """Regular expressions added to the default patterns (case-insensitive)."""
+    """Regular expressions added to the default patterns (case-insensitive). A list: a plain string is rejected."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
@@ -18,9 +18,11 @@ from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, fiel
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
     InitSettingsSource,
-    NoDecode,
     PydanticBaseSettingsSource,
+    SecretsSettingsSource,
     SettingsConfigDict,
 )
 
@@ -31,46 +33,22 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 from .accepted_values import ACCEPTED_VALUES
-from .constants import LEVEL_NUMBERS
+from .setting_types import (
+    IdGeneratorLike,
+    KeyValues,
+    Level,
+    MetricReaders,
+    Patterns,
+    SpanProcessors,
+    TextStream,
+    parse_str_list,
+)
 
-_pyproject_table: ContextVar[dict[str, Any] | None] = ContextVar('logfire_pyproject_table', default=None)
+_pyproject: ContextVar[tuple[Path, dict[str, Any]] | None] = ContextVar('logfire_pyproject', default=None)
 
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
-
-
-def _parse_level(value: object) -> object:
-    if isinstance(value, str):
-        name = value.strip().lower()
-        if name in LEVEL_NUMBERS:
-            return LEVEL_NUMBERS[name]
-        if name.isdigit():
-            return int(name)
-        raise ValueError(f'expected a level name ({", ".join(LEVEL_NUMBERS)}) or a number')
-    return value
-
-
-def _parse_key_values(value: object) -> object:
-    """Parse `k=v,k2=v2` (the `OTEL_RESOURCE_ATTRIBUTES` syntax) into a dict."""
-    if not isinstance(value, str):
-        return value
-    result: dict[str, str] = {}
-    for position, item in enumerate(value.split(','), start=1):
-        if not item.strip():
-            continue
-        key, sep, val = item.partition('=')
-        if not sep or not key.strip():
-            # The item is not echoed: header values are credentials.
-            raise ValueError(f'expected comma-separated key=value pairs; item {position} is not one')
-        result[key.strip()] = val.strip()
-    return result
-
-
-def _parse_str_list(value: object) -> object:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(',') if item.strip()]
-    return value
 
 
 def _under_pytest() -> bool:
@@ -83,11 +61,6 @@ def _send_to_logfire_default() -> bool:
 
 def _inspect_arguments_default() -> bool:
     return sys.version_info >= (3, 11)
-
-
-Level = Annotated[int, BeforeValidator(_parse_level)]
-KeyValues = Annotated[dict[str, str], NoDecode, BeforeValidator(_parse_key_values)]
-StrList = Annotated[list[str], NoDecode, BeforeValidator(_parse_str_list)]
 
 
 class LogfireSettings(BaseSettings):
@@ -156,7 +129,7 @@ class LogfireSettings(BaseSettings):
     )
     metrics: bool = Field(True, description='Collect metrics; false makes metric instruments no-ops.')
     scrubbing: bool = Field(True, description='Redact likely secrets from attributes before they leave the process.')
-    scrubbing_patterns: StrList | None = Field(
+    scrubbing_patterns: Patterns = Field(
         None, description='Extra regular expressions to scrub, comma-separated in the environment.'
     )
     min_level: Level | None = Field(None, description='Drop spans and logs below this level (a level name or number).')
@@ -280,13 +253,13 @@ class LogfireSettings(BaseSettings):
     )
 
     # Objects that only a keyword argument can give: never read from the environment or pyproject.
-    additional_span_processors: Sequence[Any] = Field(default=(), exclude=True)
-    metric_readers: Sequence[Any] = Field(default=(), exclude=True)
+    additional_span_processors: SpanProcessors = Field(default=(), exclude=True)
+    metric_readers: MetricReaders = Field(default=(), exclude=True)
     scrubbing_callback: Callable[..., Any] | None = Field(default=None, exclude=True)
-    id_generator: Any = Field(default=None, exclude=True)
+    id_generator: IdGeneratorLike = Field(default=None, exclude=True)
     ns_timestamp_generator: Callable[[], int] | None = Field(default=None, exclude=True)
     exception_callback: Callable[..., Any] | None = Field(default=None, exclude=True)
-    console_output: Any = Field(default=None, exclude=True)
+    console_output: TextStream = Field(default=None, exclude=True)
 
     @field_validator('send_to_logfire', mode='before')
     @classmethod
@@ -305,8 +278,17 @@ class LogfireSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Decide precedence: keyword arguments, then the environment, then `[tool.logfire]`, then defaults."""
-        table = {k: v for k, v in (_pyproject_table.get() or {}).items() if k not in _PYPROJECT_FORBIDDEN}
-        return init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=table)
+        path, table = _pyproject.get() or (None, {})
+        table = {k: v for k, v in table.items() if k not in _PYPROJECT_FORBIDDEN}
+        return init_settings, env_settings, PyprojectSource(settings_cls, path, table)
+
+
+class PyprojectSource(InitSettingsSource):
+    """`[tool.logfire]` of one `pyproject.toml` (its keys are field names), remembering which file it is."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None, table: dict[str, Any]) -> None:
+        super().__init__(settings_cls, init_kwargs=table)
+        self.path = path
 
 
 _PYPROJECT_FORBIDDEN = ('token', *(name for name, f in LogfireSettings.model_fields.items() if f.exclude))
@@ -349,16 +331,40 @@ def load_settings(kwargs: Mapping[str, Any], *, origins: Mapping[str, str] | Non
     Raises:
         LogfireConfigError: A value is invalid; the message names its origin and the accepted values.
     """
-    config_dir = kwargs.get('config_dir') or _env_value('LOGFIRE_CONFIG_DIR') or Path.cwd()
-    pyproject = Path(config_dir) / 'pyproject.toml'
-    table = read_pyproject_table(pyproject)
-    token = _pyproject_table.set(table)
+    pyproject, table = _pyproject_for(kwargs)
+    token = _pyproject.set((pyproject, table))
     try:
         return LogfireSettings(**kwargs)
     except ValidationError as exc:
         raise _config_error(exc, kwargs, origins or {}, pyproject, table) from None
     finally:
-        _pyproject_table.reset(token)
+        _pyproject.reset(token)
+
+
+def settings_sources(kwargs: Mapping[str, Any]) -> tuple[PydanticBaseSettingsSource, ...]:
+    """The sources `load_settings(kwargs)` reads, highest precedence first, as `settings_customise_sources` says.
+
+    For reports of where each value comes from (`logfire config`); the order is never decided here.
+    """
+    pyproject, table = _pyproject_for(kwargs)
+    token = _pyproject.set((pyproject, table))
+    try:
+        cls = LogfireSettings
+        return cls.settings_customise_sources(
+            cls,
+            init_settings=InitSettingsSource(cls, init_kwargs=dict(kwargs)),
+            env_settings=EnvSettingsSource(cls),
+            dotenv_settings=DotEnvSettingsSource(cls),
+            file_secret_settings=SecretsSettingsSource(cls),
+        )
+    finally:
+        _pyproject.reset(token)
+
+
+def _pyproject_for(kwargs: Mapping[str, Any]) -> tuple[Path, dict[str, Any]]:
+    config_dir = kwargs.get('config_dir') or _env_value('LOGFIRE_CONFIG_DIR') or Path.cwd()
+    pyproject = Path(config_dir) / 'pyproject.toml'
+    return pyproject, read_pyproject_table(pyproject)
 
 
 def _env_value(name: str) -> str | None:
@@ -410,8 +416,8 @@ def _config_error(
         description = info.description if info and info.description else ''
         accepted = ACCEPTED_VALUES.get(name) or _accepted(info)
         lines.append(
-            f'{origin}={_shown(name, error["input"])} is invalid: {error["msg"]}. Accepted: {accepted}.'
-            + (f' ({description})' if description else '')
+            f'{origin}={_shown(name, error["input"])} is invalid: {error["msg"].removeprefix("Value error, ")}. '
+            f'Accepted: {accepted}.' + (f' ({description})' if description else '')
         )
     return LogfireConfigError('\n'.join(lines))
 
@@ -433,7 +439,7 @@ def env_str_list(*names: str) -> list[str] | None:
     for name in names:
         value = _env_value(name)
         if value is not None:
-            parsed = _parse_str_list(value)
+            parsed = parse_str_list(value)
             assert isinstance(parsed, list)
             return [str(item) for item in parsed]  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
     return None

@@ -117,8 +117,9 @@ class LogfireSpan:
         if exc_value is not None and span.is_recording():
             with handle_internal_errors('span exception'):
                 self._record_error(span, exc_value, escaped=True)
-        generator = self._state.ns_timestamp_generator
-        span.end(generator() if generator else None)
+        if span.is_recording():  # else already ended, e.g. at exit while a generator was suspended in the block
+            generator = self._state.ns_timestamp_generator
+            span.end(generator() if generator else None)
 
     async def __aenter__(self) -> LogfireSpan:
         return self.__enter__()
@@ -226,7 +227,8 @@ class LogfireSpan:
             if self._token is not None:
                 token, self._token = self._token, None
                 context_api.detach(token)  # pyright: ignore[reportArgumentType]
-            self._span.end(end_time)
+            if self._span.is_recording():
+                self._span.end(end_time)
 
     def get_span_context(self) -> trace.SpanContext | None:
         """The OpenTelemetry span context, once the span has started."""

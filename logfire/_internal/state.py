@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 
 
 class LogfireNotConfiguredWarning(UserWarning):
-    """Spans or logs were made before `logfire.configure()` was called, so they were not recorded."""
+    """Spans or logs were made, or an `instrument_*()` call was, before `logfire.configure()`.
+
+    Spans and logs made before it are not recorded; instrumentation set up before it records once it is called.
+    """
 
 
 class LogfireState:
@@ -58,6 +61,26 @@ class LogfireState:
                 'Set the environment variable LOGFIRE_IGNORE_NO_CONFIG=1 to suppress this warning.',
                 LogfireNotConfiguredWarning,
                 stacklevel=2,
+            )
+
+    def warn_if_not_configured(self, call: str) -> None:
+        """Warn that `call` (e.g. `'logfire.instrument_asgi()'`) ran before `configure()`, once per state.
+
+        For the `instrument_*` facades: what they set up works (it holds the shared proxy providers) but records
+        nothing until `configure()` runs, which is easy to miss. Call it after instrumenting succeeded; the
+        warning points at the user's call to the facade.
+        """
+        with self.lock:
+            if self.config is not None or self._warned_not_configured:
+                return
+            self._warned_not_configured = True  # one warning about a missing `configure()` is enough
+        if not ignore_no_config():
+            warnings.warn(
+                f'{call} was called before `logfire.configure()`: nothing is recorded until `logfire.configure()` '
+                'is called (from then on it is, no need to instrument again). Call `logfire.configure()` first, or '
+                'set the environment variable LOGFIRE_IGNORE_NO_CONFIG=1 to suppress this warning.',
+                LogfireNotConfiguredWarning,
+                stacklevel=3,
             )
 
     def swap(

@@ -594,14 +594,14 @@ def test_instrumenting_before_configure_warns_once_then_records_after_configure(
             await send({'type': 'http.response.start', 'status': 200, 'headers': []})
             await send({'type': 'http.response.body', 'body': b'ok'})
 
-        app = logfire.instrument_asgi(raw)
-
         async def hit():
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url='http://t') as client:
                 assert (await client.get('/')).text == 'ok'
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
+            app = logfire.instrument_asgi(raw)
+            logfire.instrument_asgi(raw)
             asyncio.run(hit())
             asyncio.run(hit())
         exporter = TestExporter()
@@ -609,14 +609,20 @@ def test_instrumenting_before_configure_warns_once_then_records_after_configure(
         logfire.configure(send_to_logfire=False, console=False, additional_span_processors=processors)
         asyncio.run(hit())
         print(json.dumps({
-            'warnings': [w.category.__name__ for w in caught],
+            'warnings': [(w.category.__name__, w.filename, str(w.message)) for w in caught],
             'spans': [s.name for s in exporter.exported_spans],
         }))
         """
     )
     result = run_python(code)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {'warnings': ['LogfireNotConfiguredWarning'], 'spans': ['inside', 'GET']}
+    output = json.loads(result.stdout)
+    assert output['spans'] == ['inside', 'GET']
+    # One warning, at the user's call to the facade, naming it and the fix.
+    [(category, filename, message)] = output['warnings']
+    assert (category, filename) == ('LogfireNotConfiguredWarning', '<string>')
+    assert message.startswith('logfire.instrument_asgi() was called before `logfire.configure()`')
+    assert 'Call `logfire.configure()` first' in message
 
 
 SEMCONV = textwrap.dedent(

@@ -26,6 +26,7 @@ from .disk_queue import DiskQueue, queue_directory
 from .payload import UNITS, Encoding, Signal
 from .queue_files import request_problem
 from .retry import Delivery, Transport
+from .valid_utf8 import valid_utf8
 
 if TYPE_CHECKING:
     from ..config import LogfireConfig
@@ -172,7 +173,7 @@ class QueueingSpanExporter(SpanExporter):
         from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
         with handle_internal_errors('span export'):
-            self.delivery.submit_serialized(encode_spans(spans).SerializeToString(), len(spans))
+            self.delivery.submit_serialized(encode_spans(valid_utf8(spans)).SerializeToString(), len(spans))
             return SpanExportResult.SUCCESS
         return SpanExportResult.FAILURE
 

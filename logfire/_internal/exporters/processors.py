@@ -142,14 +142,15 @@ def _active_on_start(processor: SpanProcessor, exempt_mark: str) -> bool:
 def copy_span(
     span: ReadableSpan,
     *,
+    name: str | None = None,
     attributes: Mapping[str, AttributeValue] | None = None,
     events: Sequence[Event] | None = None,
     links: Sequence[Link] | None = None,
     status: Status | None = None,
 ) -> ReadableSpan:
-    """A finished span with some of its attributes, events or links replaced (None keeps the span's own)."""
+    """A finished span with its name, attributes, events, links or status replaced (None keeps the span's own)."""
     return ReadableSpan(
-        name=span.name,
+        name=name if name is not None else span.name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
