@@ -16,6 +16,9 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON ?= python3
 # The project's extras installed for run, test, lint, docs and bench.
 EXTRAS := asgi fastapi httpx requests starlette
+empty :=
+comma := ,
+PIP_EXTRAS := $(subst $(empty) $(empty),$(comma),$(strip $(EXTRAS)))
 
 # The lowest versions the pyproject declares, on the lowest Python it declares.
 PY_LOWEST ?= $(shell for p in $(HOME)/.pyenv/versions/3.10*/bin/python3.10 $$(command -v python3.10); do "$$p" -c '' 2>/dev/null && echo "$$p" && break; done)
@@ -47,17 +50,18 @@ lock: | $(UV)
 ## The suite against the newest versions the pyproject allows (not the lock), to see upgrades coming.
 test-latest: | $(UV)
 	$(UV) venv --quiet --allow-existing .venv-latest
-	$(UV) pip install --quiet --python .venv-latest --upgrade -e '.[$(EXTRAS)]' --group dev
+	$(UV) pip install --quiet --python .venv-latest --upgrade -e '.[$(PIP_EXTRAS)]' --group dev
 	.venv-latest/bin/python -m pytest -p no:randomly
 
 ## The suite against the lowest versions the pyproject declares for logfire's own dependencies,
-## on the lowest Python it supports; test tools come from the lock.
+## on the lowest Python it supports; test tools come from the lock (OpenTelemetry packages follow logfire's floors).
 test-lowest: | $(UV)
 	@test -n "$(PY_LOWEST)" || { echo 'test-lowest needs python3.10 on PATH (or set PY_LOWEST=/path/to/python3.10)'; exit 1; }
 	$(UV) venv --quiet --allow-existing --python $(PY_LOWEST) .venv-lowest
 	$(UV) export --quiet --frozen --no-hashes --no-emit-project --no-header --only-group test \
-		| grep -v -E '^(opentelemetry-|protobuf|importlib-metadata|typing-extensions|zipp|pydantic|rich|executing)' > .venv-lowest/test-tools.txt
-	$(UV) pip install --quiet --python .venv-lowest --resolution lowest-direct -e '.[$(EXTRAS)]' \
+		| grep -v -E '^(protobuf|importlib-metadata|typing-extensions|zipp|pydantic|rich|executing)' \
+		| sed -E 's/^(opentelemetry-[a-z-]+)==.*/\1/' > .venv-lowest/test-tools.txt
+	$(UV) pip install --quiet --python .venv-lowest --resolution lowest-direct -e '.[$(PIP_EXTRAS)]' \
 		-r .venv-lowest/test-tools.txt
 	.venv-lowest/bin/python -m pytest -q
 

@@ -162,7 +162,8 @@ async def _run_endpoint_function(*, dependant: Any, values: dict[str, Any], is_c
     with current.settings.span('{method} {http.route} ({code.function})', **attributes) as span:
         code = getattr(inspect.unwrap(function), '__code__', None)
         if code is not None:  # the endpoint's definition, not the frame that called it
-            span.set_attributes(dict(code_attributes_for(code)))
+            # the qualified name from the function: a code object has it only from Python 3.11
+            span.set_attributes({**code_attributes_for(code), 'code.function': attributes['code.function']})
         return await _original_run_endpoint_function(dependant=dependant, values=values, is_coroutine=is_coroutine)
 
 
