@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format docs bench
+.PHONY: install run test lint format docs bench mutate
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -36,3 +36,9 @@ docs: install
 ## Benchmarks against the raw OpenTelemetry SDK, interleaved round by round: prints a table, writes benchmarks/results.json.
 bench: install
 	$(PY) -m benchmarks.run
+
+## Mutation testing (slow, not in CI): [tool.mutmut] in pyproject.toml picks the modules and tests. Narrow it with
+## MUTANTS, e.g. make mutate MUTANTS='logfire._internal.exporters.retry*'; survivors: .venv/bin/mutmut show NAME.
+mutate: install
+	$(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
+	$(VENV)/bin/mutmut results

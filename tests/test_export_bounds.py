@@ -14,7 +14,7 @@ import pytest
 import logfire
 from logfire import Logfire
 
-from .conftest import ROOT, run_python
+from .conftest import ROOT, clean_env, run_python
 from .otlp_receiver import OTLPReceiver
 from .test_export import TOKEN, names_in, otel_env, script, trace_requests
 
@@ -44,11 +44,15 @@ def queue_files(tmp_path: Path) -> list[Path]:
 
 
 def leave_a_payload_on_disk(rx: OTLPReceiver, tmp_path: Path) -> Path:
-    """Log one span while the backend is down, so it is kept in the disk queue; return the queue's directory."""
+    """Run a program that logs one span while the backend is down, so the span is kept in the disk queue.
+
+    A separate process, which has exited (no send of its own still in flight) when this returns the queue's
+    directory.
+    """
     rx.go_away()
-    lf = to_backend(rx, tmp_path)
-    lf.info('kept on disk')
-    lf.shutdown(500)
+    env = clean_env(LOGFIRE_BASE_URL=rx.endpoint, LOGFIRE_TOKEN=TOKEN, LOGFIRE_DATA_DIR=str(tmp_path))
+    result = run_python(script("logfire.info('kept on disk')", 'console=False, metrics=False'), env=env)
+    assert result.returncode == 0, result.stderr
     (payload,) = queue_files(tmp_path)
     rx.come_back()
     return payload.parent
