@@ -325,6 +325,55 @@ def test_a_payload_is_claimed_by_one_process_only_and_a_dead_claimers_payload_co
     assert recovered is not None and recovered.body == b'payload' and recovered.items == 5
 
 
+def test_the_disk_queue_cap_counts_exactly_what_is_on_disk(tmp_path: Path) -> None:
+    directory = queue_directory(tmp_path, 'traces', 'http://x/v1/traces')
+    queue = DiskQueue(directory, max_bytes=300)
+    for _ in range(5):  # delivered payloads stop counting against the cap
+        queue.put(Payload(b'd' * 100, '', items=1))
+        delivered = queue.claim_oldest()
+        assert delivered is not None
+        queue.done(delivered)
+    queue.put(Payload(b'r' * 100, '', items=1))
+    retried = queue.claim_oldest()
+    assert retried is not None
+    queue.release(retried)  # not delivered: back in the queue, counted once
+
+    assert [queue.put(Payload(bytes([i]) * 100, '', items=2)) for i in range(2)] == [0, 0]  # exactly the cap
+    assert queue.put(Payload(b'x' * 300, '', items=4)) == 5  # a payload as large as the cap evicts all three
+    assert queue.waiting_items() == 4
+
+    # A later process evicts the files it found by scanning, and counts them.
+    later = DiskQueue(directory, max_bytes=300)
+    later.rescan()
+    assert later.put(Payload(b'y' * 200, '', items=1)) == 4
+    assert [path.stat().st_size for path in sorted(directory.glob('*.otlp'))] == [200]
+
+
+def test_the_disk_queue_finds_payloads_among_files_being_written_and_live_claims(tmp_path: Path) -> None:
+    directory = queue_directory(tmp_path, 'traces', 'http://x/v1/traces')
+    writer = DiskQueue(directory, max_bytes=100_000)
+    for i in range(3):
+        writer.put(Payload(bytes([i]) * 10, '', items=1))
+    alive = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
+    try:
+        for i in range(10):  # written by other processes right now, or not payloads at all
+            (directory / f'.{i:020d}-1-1-1.raw.otlp.tmp').write_bytes(b'partial')
+            (directory / f'notes-{i}.txt').write_text('not a payload')
+        (directory / f'{5:020d}-1-1-1.raw.otlp.claimed-{alive.pid}').write_bytes(b'claimed')
+        reader = DiskQueue(directory, max_bytes=100_000)
+        reader.rescan()
+        taken = writer.claim_oldest()  # after the reader's scan: the reader moves on to the next one
+        assert taken is not None and taken.body == bytes([0]) * 10
+
+        bodies = [payload.body for payload in iter(reader.claim_oldest, None)]
+        assert bodies == [bytes([i]) * 10 for i in (1, 2)]  # every other payload, but not the live claim
+        with pytest.raises(subprocess.TimeoutExpired):
+            alive.wait(timeout=0.3)  # the claiming process was only looked at, not signalled
+    finally:
+        alive.kill()
+        alive.wait()
+
+
 # ---- diagnostics ------------------------------------------------------------------------------------
 
 
