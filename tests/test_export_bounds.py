@@ -16,7 +16,7 @@ from logfire import Logfire
 
 from .conftest import ROOT, clean_env, run_python
 from .otlp_receiver import OTLPReceiver
-from .test_export import TOKEN, names_in, otel_env, script, trace_requests
+from .test_export import TOKEN, Child, names_in, otel_env, script, trace_requests
 
 
 @pytest.fixture
@@ -65,18 +65,28 @@ def wait_for_an_empty_queue(tmp_path: Path, timeout: float = 10) -> None:
         time.sleep(0.02)
 
 
-def test_batches_never_exceed_the_max_export_batch_size(rx: OTLPReceiver, tmp_path: Path) -> None:
-    code = script("""
-        for i in range(10):
-            logfire.info('warm-up')  # past the quick start: from here on, only a full batch or a flush sends
-        assert logfire.force_flush(5000)
-        sys.setswitchinterval(30)  # no thread switch until the flush: all 12 spans are queued when it starts
-        for i in range(12):
-            logfire.info('item {i}', i=i)
-        assert logfire.force_flush(5000)
-    """)
-    result = run_python(code, env=otel_env(rx, tmp_path, OTEL_BSP_MAX_EXPORT_BATCH_SIZE='5'))
-    assert result.returncode == 0, result.stderr
+def test_full_batches_leave_at_once_and_never_exceed_the_max_export_batch_size(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    child = Child(
+        script("""
+            for i in range(10):
+                logfire.info('warm-up')  # past the quick start: from here on, only a full batch leaves early
+            assert logfire.force_flush(5000)
+            sys.setswitchinterval(30)  # no thread switch until the program waits: all 12 spans are queued then
+            for i in range(12):
+                logfire.info('item {i}', i=i)
+            print('ready', flush=True)
+            sys.stdin.readline()
+        """),
+        otel_env(rx, tmp_path, OTEL_BSP_MAX_EXPORT_BATCH_SIZE='5', OTEL_BSP_SCHEDULE_DELAY='60000'),
+    )
+    try:
+        child.wait_ready()
+        rx.wait_until(lambda: len([s for s in rx.spans() if s.name == 'item {i}']) == 12, description='12 items')
+    finally:
+        _, stderr = child.finish()
+    assert child.proc.returncode == 0, stderr
 
     batches = [names_in(r) for r in trace_requests(rx) if 'item {i}' in names_in(r)]
     assert [len(batch) for batch in batches] == [5, 5, 2]
