@@ -30,6 +30,7 @@ def test_sigterm_flushes_the_finished_spans_of_a_plain_script_and_still_kills_it
 ) -> None:
     child = Child(
         script("""
+            logfire.configure(console=False, inspect_arguments=False)  # configured twice: still one handler
             for i in range(10):
                 logfire.info('startup {i}', i=i)
             assert logfire.force_flush(5000)  # past the quick start: later spans wait for the 60 s schedule
@@ -45,6 +46,35 @@ def test_sigterm_flushes_the_finished_spans_of_a_plain_script_and_still_kills_it
 
     assert child.proc.returncode == -signal.SIGTERM, stderr
     assert 'still running' not in stdout
+    assert 'finished before SIGTERM' in [s.name for s in rx.wait_for_spans(11, timeout=5)]
+
+
+def test_a_sigterm_handler_installed_before_configure_still_runs_after_the_flush(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    code = """
+import signal, sys, time
+
+def cleanup(signum, frame):
+    print('cleaning up', flush=True)
+    sys.exit(3)
+
+signal.signal(signal.SIGTERM, cleanup)
+import logfire
+logfire.configure(console=False, inspect_arguments=False)
+for i in range(10):
+    logfire.info('startup {i}', i=i)
+assert logfire.force_flush(5000)  # past the quick start: later spans wait for the 60 s schedule
+logfire.info('finished before SIGTERM')
+print('ready', flush=True)
+time.sleep(30)
+"""
+    child = Child(code, otel_env(rx, tmp_path, OTEL_BSP_SCHEDULE_DELAY='60000'))
+    child.wait_ready()
+    stdout, stderr = terminate(child)
+
+    assert child.proc.returncode == 3, stderr
+    assert stdout.strip() == 'cleaning up'
     assert 'finished before SIGTERM' in [s.name for s in rx.wait_for_spans(11, timeout=5)]
 
 
