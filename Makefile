@@ -23,7 +23,7 @@ PIP_EXTRAS := $(subst $(empty) $(empty),$(comma),$(strip $(EXTRAS)))
 # The lowest versions the pyproject declares, on the lowest Python it declares.
 PY_LOWEST ?= $(shell for p in $(HOME)/.pyenv/versions/3.10*/bin/python3.10 $$(command -v python3.10); do "$$p" -c '' 2>/dev/null && echo "$$p" && break; done)
 
-.PHONY: install run test test-latest test-lowest lock lint format docs bench
+.PHONY: install run test test-latest test-lowest lock lint format docs bench mutate
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -81,3 +81,10 @@ docs: install
 ## Benchmarks against the raw OpenTelemetry SDK, interleaved round by round: prints a table, writes benchmarks/results.json.
 bench: install
 	$(PY) -m benchmarks.run
+
+## Mutation testing (slow, not in CI): [tool.mutmut] in pyproject.toml picks the modules and tests. Narrow it with
+## MUTANTS, e.g. make mutate MUTANTS='logfire._internal.exporters.retry*'; survivors: .venv/bin/mutmut show NAME.
+mutate: install
+	$(UV) sync --locked --quiet $(addprefix --extra ,$(EXTRAS)) --group mutate
+	$(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
+	$(VENV)/bin/mutmut results

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import traceback
 from pathlib import Path
 
 import pytest
@@ -380,11 +381,21 @@ def test_force_flush_and_shutdown_return_within_their_timeout(capfire: CaptureLo
     assert local.shutdown(timeout_millis=1000) is True  # twice is harmless
 
 
-def test_config_errors_never_echo_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    'variable',
+    [
+        'OTEL_EXPORTER_OTLP_HEADERS',
+        'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+        'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
+        'OTEL_EXPORTER_OTLP_LOGS_HEADERS',
+    ],
+)
+def test_config_errors_never_echo_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv('OTEL_EXPORTER_OTLP_HEADERS', 'Authorization: Bearer sk-live-SECRET123')
+    monkeypatch.setenv(variable, 'Authorization: Bearer sk-live-SECRET123')
     with pytest.raises(LogfireConfigError) as info:
         logfire.configure(local=True, console=False)
     message = str(info.value)
-    assert 'OTEL_EXPORTER_OTLP_HEADERS=<hidden>' in message and 'item 1' in message
+    assert f'{variable}=<hidden>' in message and 'item 1' in message
     assert 'SECRET123' not in message
+    assert 'SECRET123' not in ''.join(traceback.format_exception(info.value))  # nor in a chained error

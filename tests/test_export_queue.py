@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from opentelemetry.sdk.trace import SpanProcessor
 
 import logfire
 from logfire._internal.config import build_config
@@ -138,6 +140,79 @@ def test_grpc_protocol_without_the_extra_names_the_extra(
     assert isinstance(info.value.__cause__, ModuleNotFoundError)
 
 
+@pytest.mark.parametrize('variable', ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'])
+def test_header_values_with_equals_signs_reach_the_collector_exactly(
+    monkeypatch: pytest.MonkeyPatch, rx: OTLPReceiver, tmp_path: Path, variable: str
+) -> None:
+    monkeypatch.setenv('OTEL_EXPORTER_OTLP_ENDPOINT', rx.endpoint)
+    monkeypatch.setenv(variable, 'authorization=Basic dXNlcjpwYXNz==,x-filter=a=b')
+    lf = logfire.configure(local=True, console=False, data_dir=tmp_path, metrics=False)
+    try:
+        lf.info('hello')
+        assert lf.force_flush(5000)
+    finally:
+        lf.shutdown(1000)
+
+    (request,) = rx.requests
+    assert request.headers['authorization'] == 'Basic dXNlcjpwYXNz=='
+    assert request.headers['x-filter'] == 'a=b'
+
+
+class FlushCounter(SpanProcessor):
+    """A span processor whose `force_flush` answers `answer` (or raises it), counting the calls."""
+
+    def __init__(self, answer: bool | Exception) -> None:
+        self.answer = answer
+        self.flushes = 0
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self.flushes += 1
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.mark.parametrize('failure', [False, RuntimeError('flush broke')], ids=['returns False', 'raises'])
+def test_force_flush_reaches_every_processor_when_an_earlier_one_fails(failure: bool | Exception) -> None:
+    first, second = FlushCounter(failure), FlushCounter(True)
+    lf = logfire.configure(local=True, console=False, metrics=False, additional_span_processors=[first, second])
+    try:
+        lf.info('hello')
+        assert lf.force_flush(1000) is False
+        assert (first.flushes, second.flushes) == (1, 1)
+    finally:
+        lf.shutdown(1000)
+
+
+def test_a_dead_first_destination_does_not_keep_the_second_from_its_spans(
+    monkeypatch: pytest.MonkeyPatch, rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        dead = f'http://127.0.0.1:{sock.getsockname()[1]}'
+    monkeypatch.setenv('OTEL_EXPORTER_OTLP_ENDPOINT', rx.endpoint)
+    monkeypatch.setenv('OTEL_BSP_SCHEDULE_DELAY', '60000')  # past the quick start, only a flush sends spans
+    lf = logfire.configure(
+        local=True,
+        console=False,
+        metrics=False,
+        data_dir=tmp_path,
+        send_to_logfire=True,
+        token='pylf_v1_us_test',
+        advanced=logfire.AdvancedOptions(base_url=dead),  # the Logfire backend: the first destination
+    )
+    try:
+        for i in range(10):
+            lf.info('warm-up {i}', i=i)  # the quick start sends these
+        rx.wait_for_spans(10)
+        lf.info('important')
+        assert lf.force_flush(5000) is False  # the dead backend did not get it
+
+        assert 'important' in [s.name for s in rx.spans()]  # but the collector did, before force_flush returned
+    finally:
+        lf.shutdown(500)
+
+
 # ---- the retry policy -------------------------------------------------------------------------------
 
 
@@ -248,6 +323,55 @@ def test_a_payload_is_claimed_by_one_process_only_and_a_dead_claimers_payload_co
     second.rescan()
     recovered = second.claim_oldest()
     assert recovered is not None and recovered.body == b'payload' and recovered.items == 5
+
+
+def test_the_disk_queue_cap_counts_exactly_what_is_on_disk(tmp_path: Path) -> None:
+    directory = queue_directory(tmp_path, 'traces', 'http://x/v1/traces')
+    queue = DiskQueue(directory, max_bytes=300)
+    for _ in range(5):  # delivered payloads stop counting against the cap
+        queue.put(Payload(b'd' * 100, '', items=1))
+        delivered = queue.claim_oldest()
+        assert delivered is not None
+        queue.done(delivered)
+    queue.put(Payload(b'r' * 100, '', items=1))
+    retried = queue.claim_oldest()
+    assert retried is not None
+    queue.release(retried)  # not delivered: back in the queue, counted once
+
+    assert [queue.put(Payload(bytes([i]) * 100, '', items=2)) for i in range(2)] == [0, 0]  # exactly the cap
+    assert queue.put(Payload(b'x' * 300, '', items=4)) == 5  # a payload as large as the cap evicts all three
+    assert queue.waiting_items() == 4
+
+    # A later process evicts the files it found by scanning, and counts them.
+    later = DiskQueue(directory, max_bytes=300)
+    later.rescan()
+    assert later.put(Payload(b'y' * 200, '', items=1)) == 4
+    assert [path.stat().st_size for path in sorted(directory.glob('*.otlp'))] == [200]
+
+
+def test_the_disk_queue_finds_payloads_among_files_being_written_and_live_claims(tmp_path: Path) -> None:
+    directory = queue_directory(tmp_path, 'traces', 'http://x/v1/traces')
+    writer = DiskQueue(directory, max_bytes=100_000)
+    for i in range(3):
+        writer.put(Payload(bytes([i]) * 10, '', items=1))
+    alive = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
+    try:
+        for i in range(10):  # written by other processes right now, or not payloads at all
+            (directory / f'.{i:020d}-1-1-1.raw.otlp.tmp').write_bytes(b'partial')
+            (directory / f'notes-{i}.txt').write_text('not a payload')
+        (directory / f'{5:020d}-1-1-1.raw.otlp.claimed-{alive.pid}').write_bytes(b'claimed')
+        reader = DiskQueue(directory, max_bytes=100_000)
+        reader.rescan()
+        taken = writer.claim_oldest()  # after the reader's scan: the reader moves on to the next one
+        assert taken is not None and taken.body == bytes([0]) * 10
+
+        bodies = [payload.body for payload in iter(reader.claim_oldest, None)]
+        assert bodies == [bytes([i]) * 10 for i in (1, 2)]  # every other payload, but not the live claim
+        with pytest.raises(subprocess.TimeoutExpired):
+            alive.wait(timeout=0.3)  # the claiming process was only looked at, not signalled
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 # ---- diagnostics ------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import warnings
 from contextlib import AbstractContextManager, nullcontext
 from types import SimpleNamespace
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import executing
 import pytest
 
+import logfire
 from logfire._internal import formatting
 from logfire._internal.formatting import (
     MAX_FORMATTED_VALUE_LENGTH,
@@ -17,6 +19,7 @@ from logfire._internal.formatting import (
     format_message,
     inspect_fstring,
 )
+from logfire.testing import CaptureLogfire
 
 from .conftest import needs_fstring_inspection
 
@@ -361,3 +364,21 @@ def test_unidentified_call_warns_and_returns_none(monkeypatch: pytest.MonkeyPatc
 
     with pytest.warns(InspectArgumentsFailedWarning, match='the call could not be identified in the source'):
         assert inspect(f'{nothing_found}') is None
+
+
+def test_two_fstring_logs_on_one_line_each_get_their_own_template_and_attributes(capfire: CaptureLogfire) -> None:
+    user, order = 'ada', 42
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        _ = logfire.info(f'hello {user}'), logfire.info(f'order {order} placed')  # one source line
+
+    assert caught == []
+    first, second = (span['attributes'] for span in capfire.exporter.exported_spans_as_dict())
+    assert (first['logfire.msg_template'], first['logfire.msg'], first['user']) == ('hello {user}', 'hello ada', 'ada')
+    assert (second['logfire.msg_template'], second['logfire.msg'], second['order']) == (
+        'order {order} placed',
+        'order 42 placed',
+        42,
+    )
+    assert 'user' not in second and 'order' not in first

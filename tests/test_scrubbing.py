@@ -506,3 +506,22 @@ def test_a_span_the_end_scrub_cannot_handle_is_not_handed_on(monkeypatch: pytest
     finally:
         lf.shutdown()
     assert [span.name for span in exporter.exported_spans] == ['clean']
+
+
+def test_span_events_other_than_exceptions_are_scrubbed(capfire: CaptureLogfire) -> None:
+    from opentelemetry import trace
+
+    with logfire.span('login') as span:
+        span.add_event('attempt', {'password': SECRET, 'user': 'ada'})
+    with trace.get_tracer('raw').start_as_current_span('raw login') as raw:
+        raw.add_event('attempt', {'password': SECRET, 'user': 'ada'})
+
+    spans = capfire.exporter.exported_spans_as_dict()
+    assert [s['name'] for s in spans] == ['login', 'raw login']
+    for exported in spans:
+        [event] = exported['events']
+        assert event['name'] == 'attempt'
+        assert event['attributes']['password'] == "[Scrubbed due to 'password']"
+        assert event['attributes']['user'] == 'ada'
+        assert json.loads(event['attributes']['logfire.scrubbed'])[0]['path'][-1] == 'password'
+    assert_no_secret(capfire)

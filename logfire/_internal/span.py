@@ -203,6 +203,15 @@ class LogfireSpan:
             timestamp = generator()
         self._span.record_exception(exception, attributes=attributes, timestamp=timestamp, escaped=escaped)
 
+    def add_event(self, name: str, attributes: otel_types.Attributes = None, timestamp: int | None = None) -> None:
+        """Add an event to this span, as OpenTelemetry's `Span.add_event` does (the span must have started)."""
+        if self._span is None:
+            return
+        generator = self._state.ns_timestamp_generator
+        if timestamp is None and generator is not None:
+            timestamp = generator()
+        self._span.add_event(name, attributes=attributes, timestamp=timestamp)
+
     def set_level(self, level: LevelName | int) -> None:
         """Set the span's level; error and above also set OTel's ERROR status."""
         number = level if isinstance(level, int) else LEVEL_NUMBERS.get(str(level).lower())

@@ -277,11 +277,13 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
                 child.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Flush every child, all within `timeout_millis` in total."""
+        """Flush every child, all within `timeout_millis` in total; False if any child failed or raised."""
         deadline = time.monotonic() + timeout_millis / 1000
         ok = True
         for child in self.children:
             remaining = max(0, int((deadline - time.monotonic()) * 1000))
+            flushed = False  # stays False if the child raises
             with handle_internal_errors(f'{type(child).__name__}.force_flush'):
-                ok = child.force_flush(remaining) and ok
+                flushed = child.force_flush(remaining)
+            ok = flushed and ok
         return ok

@@ -1,0 +1,126 @@
+"""Stories about how a configured process ends: SIGTERM flushes within its bound, then the signal does its job."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .otlp_receiver import OTLPReceiver
+from .test_export import Child, otel_env, script
+
+
+@pytest.fixture
+def rx() -> Iterator[OTLPReceiver]:
+    with OTLPReceiver() as receiver:
+        yield receiver
+
+
+def terminate(child: Child, timeout: float = 15) -> tuple[str, str]:
+    """Send SIGTERM and wait (at most `timeout` seconds) for the child to end."""
+    child.proc.send_signal(signal.SIGTERM)
+    return child.finish(timeout)
+
+
+def test_sigterm_flushes_the_finished_spans_of_a_plain_script_and_still_kills_it(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    child = Child(
+        script("""
+            logfire.configure(console=False, inspect_arguments=False)  # configured twice: still one handler
+            for i in range(10):
+                logfire.info('startup {i}', i=i)
+            assert logfire.force_flush(5000)  # past the quick start: later spans wait for the 60 s schedule
+            logfire.info('finished before SIGTERM')
+            print('ready', flush=True)
+            time.sleep(30)
+            print('still running after SIGTERM', flush=True)
+        """),
+        otel_env(rx, tmp_path, OTEL_BSP_SCHEDULE_DELAY='60000'),
+    )
+    child.wait_ready()
+    stdout, stderr = terminate(child)
+
+    assert child.proc.returncode == -signal.SIGTERM, stderr
+    assert 'still running' not in stdout
+    assert 'finished before SIGTERM' in [s.name for s in rx.wait_for_spans(11, timeout=5)]
+
+
+def test_a_sigterm_handler_installed_before_configure_still_runs_after_the_flush(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    code = """
+import signal, sys, time
+
+def cleanup(signum, frame):
+    print('cleaning up', flush=True)
+    sys.exit(3)
+
+signal.signal(signal.SIGTERM, cleanup)
+import logfire
+logfire.configure(console=False, inspect_arguments=False)
+for i in range(10):
+    logfire.info('startup {i}', i=i)
+assert logfire.force_flush(5000)  # past the quick start: later spans wait for the 60 s schedule
+logfire.info('finished before SIGTERM')
+print('ready', flush=True)
+time.sleep(30)
+"""
+    child = Child(code, otel_env(rx, tmp_path, OTEL_BSP_SCHEDULE_DELAY='60000'))
+    child.wait_ready()
+    stdout, stderr = terminate(child)
+
+    assert child.proc.returncode == 3, stderr
+    assert stdout.strip() == 'cleaning up'
+    assert 'finished before SIGTERM' in [s.name for s in rx.wait_for_spans(11, timeout=5)]
+
+
+def test_a_hanging_exporter_cannot_keep_a_process_alive_past_the_shutdown_timeout_after_sigterm(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    code = """
+import threading, time
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+import logfire
+
+class Hanging(SpanExporter):
+    def export(self, spans):
+        threading.Event().wait()  # never returns
+
+logfire.configure(console=False, inspect_arguments=False, additional_span_processors=[SimpleSpanProcessor(Hanging())])
+with logfire.span('open at SIGTERM'):  # ending it at SIGTERM hands it to the hanging exporter
+    print('ready', flush=True)
+    time.sleep(30)
+"""
+    child = Child(code, otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='1000'))
+    child.wait_ready()
+    started = time.monotonic()
+    _, stderr = terminate(child)
+    elapsed = time.monotonic() - started
+
+    assert child.proc.returncode == -signal.SIGTERM, stderr
+    # The documented bound: the shutdown timeout (1 s) plus a small margin; generous for a loaded machine.
+    assert elapsed < 4, f'the process took {elapsed:.1f}s to die after SIGTERM'
+
+
+def test_a_process_that_ignores_sigterm_keeps_ignoring_it_after_configure(rx: OTLPReceiver, tmp_path: Path) -> None:
+    code = """
+import signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+import logfire
+logfire.configure(console=False, inspect_arguments=False)
+logfire.info('configured')
+print('ready', flush=True)
+sys.stdin.readline()
+print('still here', flush=True)
+"""
+    child = Child(code, otel_env(rx, tmp_path))
+    child.wait_ready()
+    stdout, stderr = terminate(child)  # then a line on stdin: the child says it is still here and exits
+
+    assert child.proc.returncode == 0, stderr
+    assert stdout.strip() == 'still here'
+    assert [s.name for s in rx.spans()] == ['configured']
