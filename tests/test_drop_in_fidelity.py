@@ -11,11 +11,12 @@ from typing import Any
 
 import cloudpickle  # pyright: ignore[reportMissingTypeStubs]
 import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from sqlalchemy import ForeignKey, create_engine, event, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 import logfire
-from logfire.testing import CaptureLogfire
+from logfire.testing import CaptureLogfire, TestExporter
 
 
 def spans(capfire: CaptureLogfire) -> list[dict[str, Any]]:
@@ -136,6 +137,21 @@ def test_instrument_takes_a_level(capfire: CaptureLogfire) -> None:
     warned()
     [span] = spans(capfire)
     assert span['attributes']['logfire.level_num'] == 13
+
+
+def test_instrument_below_min_level_makes_no_span() -> None:
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True, console=False, min_level='info', additional_span_processors=[SimpleSpanProcessor(exporter)]
+    )
+
+    @lf.instrument(level='debug', record_return=True)
+    def quiet() -> int:
+        return 1
+
+    assert quiet() == 1
+    assert exporter.exported_spans == []
+    lf.shutdown()
 
 
 def test_span_name_context_and_links_added_before_and_after_start(capfire: CaptureLogfire) -> None:
