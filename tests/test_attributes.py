@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -138,24 +139,44 @@ def test_schema_keys_are_json_escaped() -> None:
     assert json.loads(schema) == {'type': 'object', 'properties': {'say "hi"': {}}}
 
 
-def test_none_values_are_left_out_and_listed_in_null_args() -> None:
+def test_none_values_are_json_null_with_a_null_schema() -> None:
     attributes, schema = prepare_attributes({'a': None, 'b': 1, 'c': None})
 
-    assert attributes == {'b': 1, 'logfire.null_args': ('a', 'c')}
-    assert schema == '{"type":"object","properties":{"a":{},"b":{},"c":{}}}'
+    assert attributes == {'a': 'null', 'b': 1, 'c': 'null'}
+    assert schema == '{"type":"object","properties":{"a":{"type":"null"},"b":{},"c":{"type":"null"}}}'
 
 
-def test_ints_beyond_64_bits_become_their_decimal_text() -> None:
-    assert encode(2**63) == ('9223372036854775808', {'type': 'integer', 'x-python-datatype': 'int'})
-    assert encode(-(2**63) - 1) == ('-9223372036854775809', {'type': 'integer', 'x-python-datatype': 'int'})
+def test_ints_beyond_64_bits_become_their_decimal_text_with_a_warning() -> None:
+    with pytest.warns(UserWarning, match='9223372036854775808 does not fit in 64 bits') as caught:
+        assert encode(2**63) == ('9223372036854775808', {'type': 'integer', 'x-python-datatype': 'int'})
+    assert caught[0].filename == __file__
+    with pytest.warns(UserWarning, match='64 bits'):
+        assert encode(-(2**63) - 1) == ('-9223372036854775809', {'type': 'integer', 'x-python-datatype': 'int'})
+    assert encode([2**63]) == ('[9223372036854775808]', {'type': 'array'})  # JSON numbers have no such limit
 
 
-def test_nan_and_infinities_become_json_number_tokens() -> None:
+def test_nan_and_infinities_become_their_text() -> None:
     number = {'type': 'number', 'x-python-datatype': 'float'}
 
-    assert encode(float('nan')) == ('NaN', number)
-    assert encode(float('inf')) == ('Infinity', number)
-    assert encode(float('-inf')) == ('-Infinity', number)
+    assert encode(float('nan')) == ('nan', number)
+    assert encode(float('inf')) == ('inf', number)
+    assert encode(float('-inf')) == ('-inf', number)
+
+
+@pytest.mark.parametrize(
+    'value',
+    [
+        pytest.param([math.nan, math.inf, -math.inf], id='list'),
+        pytest.param((math.nan, math.inf, -math.inf), id='tuple'),
+        pytest.param([[math.nan, math.inf, -math.inf]], id='nested_list'),
+    ],
+)
+def test_nan_and_infinities_inside_json_keep_it_valid_json(value: Any) -> None:
+    stored, _ = encode(value)
+
+    parsed = json.loads(stored, parse_constant=lambda token: pytest.fail(f'invalid JSON token {token}'))
+    assert json.dumps(parsed) in ('["nan", "inf", "-inf"]', '[["nan", "inf", "-inf"]]')
+    assert json.loads(encode({'v': math.nan, 'ok': 1.5})[0]) == {'v': 'nan', 'ok': 1.5}
 
 
 def generator() -> Iterator[int]:
@@ -206,20 +227,40 @@ def generator() -> Iterator[int]:
                 'title': 'Model',
                 'x-python-datatype': 'PydanticModel',
                 'properties': {
-                    'when': {'type': 'string', 'format': 'date-time'},
-                    'url': {'type': 'string', 'x-python-datatype': 'Url'},
+                    'when': {'type': 'string', 'format': 'date-time', 'x-python-datatype': 'datetime'},
+                    'url': {'type': 'string', 'x-python-datatype': 'AnyUrl'},
                     'extra': {'type': 'object', 'title': 'Point', 'x-python-datatype': 'dataclass'},
                 },
             },
             id='pydantic_model',
         ),
-        pytest.param(datetime(2024, 1, 2, 3, 4), '"2024-01-02T03:04:00"', {'type': 'string', 'format': 'date-time'}),
-        pytest.param(date(2024, 1, 2), '"2024-01-02"', {'type': 'string', 'format': 'date'}, id='date'),
-        pytest.param(time(3, 4), '"03:04:00"', {'type': 'string', 'format': 'time'}, id='time'),
         pytest.param(
-            timedelta(days=1, seconds=1), '"86401.0"', {'type': 'string', 'x-python-datatype': 'timedelta'}, id='delta'
+            datetime(2024, 1, 2, 3, 4),
+            '"2024-01-02T03:04:00"',
+            {'type': 'string', 'format': 'date-time', 'x-python-datatype': 'datetime'},
+            id='datetime',
         ),
-        pytest.param(Decimal('1.70'), '"1.70"', {'type': 'string', 'format': 'decimal'}, id='decimal'),
+        pytest.param(
+            date(2024, 1, 2),
+            '"2024-01-02"',
+            {'type': 'string', 'format': 'date', 'x-python-datatype': 'date'},
+            id='date',
+        ),
+        pytest.param(
+            time(3, 4), '"03:04:00"', {'type': 'string', 'format': 'time', 'x-python-datatype': 'time'}, id='time'
+        ),
+        pytest.param(
+            timedelta(days=1, seconds=3672), '90072.0', {'type': 'string', 'x-python-datatype': 'timedelta'}, id='delta'
+        ),
+        pytest.param(
+            Decimal('1.70'), '"1.70"', {'type': 'string', 'format': 'decimal', 'x-python-datatype': 'Decimal'}, id='dec'
+        ),
+        pytest.param(
+            pydantic.AnyUrl('http://x.com'),
+            '"http://x.com/"',
+            {'type': 'string', 'x-python-datatype': 'AnyUrl'},
+            id='url',
+        ),
         pytest.param(
             UUID('7265bc22-ccb0-4ee2-97f0-5dd206f01ae4'),
             '"7265bc22-ccb0-4ee2-97f0-5dd206f01ae4"',
@@ -488,4 +529,5 @@ def test_an_object_whose_class_attribute_raises_is_still_encoded() -> None:
 
 
 def test_an_int_too_long_to_print_at_top_level_becomes_a_placeholder() -> None:
-    assert encode(10**5000) == ('"<int with 16610 bits>"', {'type': 'object', 'x-python-datatype': 'unknown'})
+    with pytest.warns(UserWarning, match='64 bits'):
+        assert encode(10**5000) == ('"<int with 16610 bits>"', {'type': 'object', 'x-python-datatype': 'unknown'})

@@ -83,8 +83,8 @@ def test_self_documenting_fields_render_name_equals_value() -> None:
     assert format_message('{name=} {n=:>3} {name=!r} {obj.x=}', attributes) == "name=Ada n=  2 name='Ada' obj.x=1"
 
 
-def test_none_renders_as_null_unless_converted() -> None:
-    assert format_message('{a} {a!r} {a=}', {'a': None}) == 'null None a=null'
+def test_none_renders_as_none_like_str_format() -> None:
+    assert format_message('{a} {a!r} {a=}', {'a': None}) == 'None None a=None'
 
 
 def test_escaped_braces_stay_literal() -> None:

@@ -14,6 +14,7 @@ HEAVY = [
     'opentelemetry.instrumentation',
     'requests',
     'executing',
+    'sqlalchemy',  # the attribute encoder looks it up in sys.modules, never imports it
 ]
 
 

@@ -13,7 +13,6 @@ from enum import Enum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from .constants import ATTRIBUTES_NULL_ARGS_KEY
 from .json_encoding import (
     MAX_DEPTH,
     MAX_ITEMS,
@@ -25,7 +24,9 @@ from .json_encoding import (
     builtin_value,
     dumps,
     encode_complex,
+    truncate_middle,
 )
+from .stack_info import warn_at_caller
 
 if TYPE_CHECKING:
     from opentelemetry.util.types import AttributeValue
@@ -35,6 +36,7 @@ __all__ = ['prepare_attributes', 'tag_values']
 _MIN_INT: Final = -(2**63)
 _MAX_INT: Final = 2**63 - 1
 _encode_str: Final = json.encoder.encode_basestring_ascii
+_INF: Final = math.inf
 
 
 def _encode_top_level(value: Any) -> tuple[AttributeValue, JsonDict]:
@@ -47,12 +49,17 @@ def _encode_top_level(value: Any) -> tuple[AttributeValue, JsonDict]:
     if type(native) is int and not _MIN_INT <= native <= _MAX_INT:
         # Too big for an OTel int: stored as its decimal text, which is also its JSON.
         encoded = Encoder().encode(native)[0]
+        warn_at_caller(
+            f'The integer {truncate_middle(str(encoded), 50)} does not fit in 64 bits, the largest an OpenTelemetry '
+            'attribute holds: it is stored as its decimal text. Pass it as a str to silence this warning.',
+            UserWarning,
+        )
         return dumps(encoded), UNKNOWN_SCHEMA if type(encoded) is str else {
             'type': 'integer',
             'x-python-datatype': 'int',
         }
     if type(native) is float and not math.isfinite(native):
-        return dumps(native), {'type': 'number', 'x-python-datatype': 'float'}  # NaN, Infinity or -Infinity
+        return str(native), {'type': 'number', 'x-python-datatype': 'float'}  # 'nan', 'inf' or '-inf'
     return native, {}
 
 
@@ -87,7 +94,7 @@ def _plain_budget(container: list[Any] | dict[Any, Any], budget: int, depth: int
             if item.bit_length() > 14_000:  # as `Encoder._number`
                 return -1
             budget -= 8
-        elif cls is float:
+        elif cls is float and -_INF < item < _INF:  # NaN and infinities are not JSON: `Encoder` writes them as text
             budget -= 8
         elif item is None or cls is bool:
             budget -= 4
@@ -146,14 +153,19 @@ def _plain_schema(keys: tuple[str, ...]) -> str:
 
 @lru_cache(maxsize=1024)
 def _kinds_schema(keys: tuple[str, ...], kinds: tuple[tuple[str, str], ...]) -> str:
-    """The schema when every value is a primitive or, for the keys in `kinds`, a plain JSON object or array."""
+    """The schema when every value is a primitive or, for the keys in `kinds`, a plain JSON object or array, or null."""
     kind_of = dict(kinds)
     properties = {key: {'type': kind_of[key]} if key in kind_of else {} for key in keys}
     return dumps({'type': 'object', 'properties': properties})
 
 
 def tag_values(tags: Sequence[object]) -> tuple[str, ...]:
-    """The `logfire.tags` value: each tag as a str (as the SDK would store it), duplicates dropped, order kept."""
+    """The `logfire.tags` value: each tag as a str (as the SDK would store it), duplicates dropped, order kept.
+
+    A single str is one tag, not a sequence of one-letter tags.
+    """
+    if isinstance(tags, str):
+        return (str.__str__(tags),)
     if all(type(tag) is str for tag in tags):
         return tuple(dict.fromkeys(cast('Sequence[str]', tags)))
     return tuple(dict.fromkeys(str(tag) for tag in tags))
@@ -162,9 +174,9 @@ def tag_values(tags: Sequence[object]) -> tuple[str, ...]:
 def prepare_attributes(attributes: Mapping[str, Any]) -> tuple[dict[str, AttributeValue], str | None]:
     """Turn user attributes into OTel span attributes plus the `logfire.json_schema` value describing them.
 
-    str, bool, 64-bit int and finite float values are kept as they are. `None` values are left out and their
-    keys listed, as a tuple, under `logfire.null_args`. Everything else is stored as compact JSON. Every key
-    appears in the schema's `properties`, with `{}` for the values kept as they are.
+    str, bool, 64-bit int and finite float values are kept as they are. `None` is stored as the JSON `null`,
+    with the schema `{"type":"null"}`. Everything else is stored as compact JSON. Every key appears in the
+    schema's `properties`, with `{}` for the values kept as they are.
 
     Args:
         attributes: The user's attributes; keys starting with `_` must already have been removed.
@@ -175,16 +187,15 @@ def prepare_attributes(attributes: Mapping[str, Any]) -> tuple[dict[str, Attribu
     Example:
         >>> attributes, schema = prepare_attributes({'name': 'Ada', 'tags': {'x'}, 'score': None})
         >>> attributes
-        {'name': 'Ada', 'tags': '["x"]', 'logfire.null_args': ('score',)}
+        {'name': 'Ada', 'tags': '["x"]', 'score': 'null'}
         >>> schema
-        '{"type":"object","properties":{"name":{},"tags":{"type":"array","x-python-datatype":"set"},"score":{}}}'
+        '{"type":"object","properties":{"name":{},"tags":{"type":"array","x-python-datatype":"set"},"score":{"type":"null"}}}'
     """
     if not attributes:
         return {}, None
     result: dict[str, AttributeValue] = {}
-    null_args: list[str] | None = None
     schemas: dict[str, JsonDict] | None = None
-    kinds: dict[str, str] | None = None  # keys of plain JSON dicts and lists, whose schemas need no walk
+    kinds: dict[str, str] | None = None  # keys of None and of plain JSON dicts and lists: no walk for their schemas
     for key, value in attributes.items():
         cls = type(value)  # pyright: ignore[reportUnknownVariableType]
         if cls is str or cls is bool or (cls is int and _MIN_INT <= value <= _MAX_INT):
@@ -192,9 +203,10 @@ def prepare_attributes(attributes: Mapping[str, Any]) -> tuple[dict[str, Attribu
         elif cls is float and math.isfinite(value):
             result[key] = value
         elif value is None:
-            if null_args is None:
-                null_args = []
-            null_args.append(key)
+            result[key] = 'null'
+            if kinds is None:
+                kinds = {}
+            kinds[key] = 'null'
         elif (plain := _plain_json_top(value)) is not None:
             result[key] = plain[0]
             if kinds is None:
@@ -206,8 +218,6 @@ def prepare_attributes(attributes: Mapping[str, Any]) -> tuple[dict[str, Attribu
                 if schemas is None:
                     schemas = {}
                 schemas[key] = schema
-    if null_args:
-        result[ATTRIBUTES_NULL_ARGS_KEY] = tuple(null_args)
     return result, _schema(tuple(attributes), schemas, kinds)
 
 

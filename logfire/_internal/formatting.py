@@ -24,7 +24,6 @@ MAX_FORMATTED_VALUE_LENGTH: Final = 2_000
 """Each value put into a message keeps at most this many characters, its middle elided by `...`."""
 _MAX_CACHED_TEMPLATE_LENGTH: Final = 2_000  # longer templates are parsed on every call rather than pinned in the cache
 _MAX_CALL_SITES: Final = 4_096
-_NONE_TEXT: Final = 'null'  # what the established SDK writes for a None value
 _SHORT_INT: Final = 10**18  # ints below this in magnitude format as str() does, well within the length limit
 _PACKAGE_DIR: Final = str(Path(__file__).resolve().parent.parent)
 
@@ -60,7 +59,7 @@ def format_message(template: str, attributes: Mapping[str, Any]) -> str:
     """Fill a `str.format`-style template from the attributes.
 
     Supports format specs, `!r`/`!s`/`!a`, `{a.b}` and `{a[0]}` lookups and `{x=}`, which renders as `x=`
-    followed by the value. str values go in as they are, `None` as `null`, anything else through `format()`;
+    followed by the value. str values go in as they are, anything else (`None` too) through `format()`;
     each is cut to `MAX_FORMATTED_VALUE_LENGTH` characters.
 
     Args:
@@ -118,9 +117,7 @@ def _render_field(field: _Field, attributes: Mapping[str, Any]) -> str:
     if field.conversion is not None:
         value = _convert(field, value)
     spec = field.spec if isinstance(field.spec, str) else _render(field.spec, attributes)
-    if value is None:
-        text = _NONE_TEXT
-    elif type(value) is str and not spec:
+    if type(value) is str and not spec:
         text = value
     else:
         try:

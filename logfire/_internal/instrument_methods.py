@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .instrument import instrument_decorator
+from .instrument import InstrumentSettings, instrument_decorator
 from .integrations import load
 
 if TYPE_CHECKING:
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
     from typing_extensions import Unpack
 
+    from .constants import LevelName
     from .integrations.asgi import ASGIApp, ASGIOptions, MiddlewareOptions
     from .integrations.fastapi import RequestAttributesMapper
     from .integrations.httpx import HTTPXOptions
@@ -41,6 +42,7 @@ class InstrumentMethods:
         record_return: bool = False,
         allow_generator: bool = False,
         new_trace: bool = False,
+        level: LevelName | int | None = None,
     ) -> Any:
         """Decorate a function so each call runs in a span; usable bare (`@logfire.instrument`) or called.
 
@@ -52,7 +54,9 @@ class InstrumentMethods:
             record_return: Record the return value as the `return` attribute.
             allow_generator: Silence the warning for generator functions (their span stays open while
                 the caller iterates, which can misattribute nested spans).
-            new_trace: Start a new trace for each call instead of nesting under the current span.
+            new_trace: Start a new trace for each call instead of nesting under the current span; the new
+                span carries a link to the span it was started from.
+            level: The span's level (a name or number); below `min_level`, calls make no span.
 
         Example:
             ```python
@@ -65,17 +69,17 @@ class InstrumentMethods:
             add(1, 2)
             ```
         """
-        decorator = instrument_decorator(
-            self._tags,
-            self._state,
-            self._tracer,
-            None if callable(msg_template) else msg_template,
+        settings = InstrumentSettings(
+            tags=self._tags,
+            msg_template=None if callable(msg_template) else msg_template,
             span_name=span_name,
             extract_args=extract_args,
             record_return=record_return,
             allow_generator=allow_generator,
             new_trace=new_trace,
+            level=level,
         )
+        decorator = instrument_decorator(settings, self._state, self._tracer)
         return decorator(msg_template) if callable(msg_template) else decorator
 
     def instrument_asgi(

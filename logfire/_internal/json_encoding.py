@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import ipaddress
 import json
+import math
 import re
 import sys
 import uuid
@@ -86,10 +87,11 @@ def safe_repr(value: Any, max_length: int = MAX_STRING_LENGTH) -> str:
 
 
 _LEAF_SCHEMAS: Final[dict[type[Any], JsonDict]] = {
-    Decimal: {'type': 'string', 'format': 'decimal'},
-    datetime.datetime: {'type': 'string', 'format': 'date-time'},
-    datetime.date: {'type': 'string', 'format': 'date'},
-    datetime.time: {'type': 'string', 'format': 'time'},
+    Decimal: {'type': 'string', 'format': 'decimal', 'x-python-datatype': 'Decimal'},
+    datetime.datetime: {'type': 'string', 'format': 'date-time', 'x-python-datatype': 'datetime'},
+    datetime.date: {'type': 'string', 'format': 'date', 'x-python-datatype': 'date'},
+    datetime.time: {'type': 'string', 'format': 'time', 'x-python-datatype': 'time'},
+    # The value is a number of seconds; the established SDK's schema still says string, and the backend expects it.
     datetime.timedelta: {'type': 'string', 'x-python-datatype': 'timedelta'},
     uuid.UUID: {'type': 'string', 'format': 'uuid'},
     re.Pattern: {'type': 'string', 'format': 'regex'},
@@ -104,7 +106,7 @@ _LEAF_ENCODERS: Final[dict[type[Any], Callable[[Any], Any]]] = {
     datetime.datetime: datetime.datetime.isoformat,
     datetime.date: datetime.date.isoformat,
     datetime.time: datetime.time.isoformat,
-    datetime.timedelta: lambda td: str(td.total_seconds()),
+    datetime.timedelta: datetime.timedelta.total_seconds,
     re.Pattern: lambda pattern: pattern.pattern,
 }
 
@@ -144,8 +146,11 @@ class Encoder:
 
     def _number(self, number: float) -> JsonValue:
         self.budget -= 8
-        if isinstance(number, int) and number.bit_length() > 14_000:  # str() refuses ints over 4300 digits by default
-            return self._string(f'<int with {number.bit_length()} bits>')
+        if isinstance(number, int):
+            if number.bit_length() > 14_000:  # str() refuses ints over 4300 digits by default
+                return self._string(f'<int with {number.bit_length()} bits>')
+        elif not math.isfinite(number):
+            return str(number)  # 'nan', 'inf' or '-inf': JSON has no token for them
         return number
 
     def _dispatch(self, obj: Any, cls: type[Any], depth: int) -> tuple[JsonValue, JsonDict]:
@@ -153,8 +158,11 @@ class Encoder:
             return self._array(cast('Iterable[Any]', obj), cls, depth)
         if isinstance(obj, Mapping):
             return self._mapping(cast('Mapping[Any, Any]', obj), cls, depth)
+        if sys.modules.get('sqlalchemy') is not None and _is_sqlalchemy_instance(cls):
+            return self._sqlalchemy(obj, depth)
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            return self._object(obj, 'dataclass', [f.name for f in dataclasses.fields(obj)], depth)
+            names = [f.name for f in dataclasses.fields(obj) if f.repr]  # `repr=False` fields stay private
+            return self._object(obj, 'dataclass', names, depth)
         pydantic = sys.modules.get('pydantic')
         if pydantic is not None and isinstance(obj, pydantic.BaseModel):
             return self._pydantic_model(obj, depth)
@@ -222,8 +230,10 @@ class Encoder:
             schema['properties'] = properties
         return result, schema
 
-    def _object(self, obj: Any, datatype: str, names: list[str], depth: int) -> tuple[JsonValue, JsonDict]:
-        values, schemas = self._items((getattr(obj, name) for name in names), depth)
+    def _object(
+        self, obj: Any, datatype: str, names: list[str], depth: int, unloaded: Set[str] = frozenset()
+    ) -> tuple[JsonValue, JsonDict]:
+        values, schemas = self._items((_DEFERRED if name in unloaded else getattr(obj, name) for name in names), depth)
         result: dict[str, JsonValue] = dict(zip(names, values, strict=False))
         if len(names) > len(values):
             result['...'] = self._string(f'<{len(names) - len(values)} more items>')
@@ -246,6 +256,13 @@ class Encoder:
         value, _ = self.encode(dumped, depth)
         return value, schema
 
+    def _sqlalchemy(self, obj: Any, depth: int) -> tuple[JsonValue, JsonDict]:
+        # Only what is loaded is read: reading an unloaded attribute would run a query (lazy load, deferred column
+        # or expired attribute) from inside telemetry.
+        state = sys.modules['sqlalchemy'].inspect(obj)
+        names: list[str] = list(state.mapper.attrs.keys())
+        return self._object(obj, 'sqlalchemy', names, depth, unloaded=frozenset(state.unloaded))
+
     def _enum(self, member: Enum, cls: type[Any], depth: int) -> tuple[JsonValue, JsonDict]:
         values: list[Any] = [m.value for m in islice(cast('Iterable[Enum]', cls), MAX_ITEMS)]
         kinds: set[type[Any]] = {type(v) for v in values}
@@ -253,6 +270,15 @@ class Encoder:
         schema: JsonDict = {'type': kind, 'title': cls.__name__, 'x-python-datatype': 'Enum'}
         schema['enum'] = [self.encode(v, depth)[0] for v in values]
         return self.encode(member.value, depth)[0], schema
+
+
+_DEFERRED: Final = '<deferred>'
+"""What an ORM attribute that is not loaded is written as."""
+
+
+def _is_sqlalchemy_instance(cls: type[Any]) -> bool:
+    """Whether `cls` is a class mapped by SQLAlchemy's ORM (its instances carry an instance state)."""
+    return getattr(cls, '_sa_class_manager', None) is not None
 
 
 def _describe_leaf(obj: Any, cls: type[Any]) -> tuple[Any, JsonDict] | None:
@@ -299,7 +325,11 @@ def _pydantic_leaf(obj: Any) -> tuple[Any, JsonDict] | None:
         if isinstance(obj, getattr(pydantic, name)):
             return str(obj), {'type': 'string', 'x-python-datatype': name}
     core = sys.modules.get('pydantic_core')
-    if isinstance(obj, pydantic.AnyUrl) or (core is not None and isinstance(obj, (core.Url, core.MultiHostUrl))):
+    is_core_url = core is not None and isinstance(obj, (core.Url, core.MultiHostUrl))
+    if isinstance(obj, pydantic.AnyUrl):
+        # Since pydantic 2.10 `AnyUrl` is its own class; before, it was `pydantic_core.Url`, written `Url`.
+        return str(obj), {'type': 'string', 'x-python-datatype': 'Url' if is_core_url else 'AnyUrl'}
+    if is_core_url:
         return str(obj), {'type': 'string', 'x-python-datatype': 'Url'}
     return None
 

@@ -137,6 +137,34 @@ class LogfireSpan:
         self._state.call_exception_callback(exc)
 
     @property
+    def name(self) -> str:
+        """The span's name (by default its message template)."""
+        return self._name
+
+    @name.setter
+    def name(self, name: str) -> None:
+        self._name = name
+        if self._span is not None:
+            self._span.update_name(name)
+
+    @property
+    def context(self) -> trace.SpanContext | None:
+        """The OpenTelemetry span context once the span has started (else None), e.g. to link other spans to it."""
+        return None if self._span is None else self._span.get_span_context()
+
+    def add_link(self, context: trace.SpanContext, attributes: otel_types.Attributes = None) -> None:
+        """Link this span to another span, before or after it starts.
+
+        Args:
+            context: The other span's context, e.g. `other.context`.
+            attributes: Attributes of the link.
+        """
+        if self._span is None:
+            self._links = [*self._links, Link(context, attributes)]
+        else:
+            self._span.add_link(context, attributes)
+
+    @property
     def message_template(self) -> str | None:
         """The message template (`logfire.msg_template`)."""
         value = self._get(ATTRIBUTES_MESSAGE_TEMPLATE_KEY, None)
@@ -158,7 +186,7 @@ class LogfireSpan:
         return tuple(str(tag) for tag in cast('Sequence[object]', value)) if isinstance(value, (list, tuple)) else ()
 
     @tags.setter
-    def tags(self, tags: Sequence[str]) -> None:
+    def tags(self, tags: Sequence[str] | str) -> None:
         self._set(ATTRIBUTES_TAGS_KEY, tag_values(tags))
 
     def _get(self, key: str, default: Any) -> Any:

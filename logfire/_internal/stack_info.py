@@ -6,6 +6,7 @@ import functools
 import os
 import sys
 import sysconfig
+import warnings
 from pathlib import Path
 from types import CodeType, FrameType
 from typing import Final
@@ -104,3 +105,12 @@ def _cwd() -> str:
         return os.getcwd()
     except OSError:
         return os.sep
+
+
+def warn_at_caller(message: str, category: type[Warning]) -> None:
+    """Warn, pointing at the first caller outside the logfire package (where the user can fix it)."""
+    frame = sys._getframe(1)  # pyright: ignore[reportPrivateUsage]
+    depth = 2
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LOGFIRE_DIR) and depth < 100:
+        frame, depth = frame.f_back, depth + 1
+    warnings.warn(message, category, stacklevel=depth)
