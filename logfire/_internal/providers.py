@@ -64,10 +64,20 @@ def build_pipeline(config: LogfireConfig) -> Pipeline:
         from .exporters.console import ConsoleSpanProcessor
 
         children.append(ConsoleSpanProcessor(config.console))
+    export: list[SpanProcessor] = list(settings.export_span_processors)
     if _wants_export(config):
         from .exporters.otlp import span_processor
 
-        children.extend(span_processor(config, exporter) for exporter in _span_exporters(config))
+        export.extend(span_processor(config, exporter) for exporter in _span_exporters(config))
+    if settings.sampling_tail is not None and export:
+        from .exporters.tail_sampling import tail_sampling_processor
+
+        tail = tail_sampling_processor(
+            export, settings.sampling_tail, shutdown_timeout_millis=settings.shutdown_timeout_millis
+        )
+        children.append(tail)
+    else:
+        children.extend(export)
     from .span_hooks import end_transforms, start_hooks
 
     # Scrubbing runs first at start (so hooks and `on_start` consumers see scrubbed values) and last at end.

@@ -1,0 +1,443 @@
+"""Tail sampling: the export processors see a trace only once it is decided, and only if it is kept.
+
+A span processor between the console and the batch processors, keyed by trace id. A trace's spans are
+buffered until the trace is decided; the decision is sticky: a kept trace's buffered spans go to the export
+processors at once and its later spans pass straight through, a dropped trace's spans are discarded. Spans
+reach this processor scrubbed (the root processor scrubs first), so no secret waits here unscrubbed.
+
+When a trace is decided:
+- kept as soon as the rule's answer for one of its spans (at start and at end) beats the trace's draw, a
+  number in [0, 1) fixed by its trace id; `level_or_duration()`'s background rate is decided by the draw
+  alone, when the trace's first span starts, so a background-kept trace never waits here;
+- otherwise dropped when its local root span ends, or when a bound is hit (below), or when it has waited
+  `MAX_TRACE_AGE_SECONDS` (checked when a new trace starts; `level_or_duration()` keeps it then if that
+  age reaches its duration threshold), or at `force_flush()`, `shutdown()` and exit, whose open spans are
+  ended first.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Final
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import StatusCode
+
+from ..constants import ATTRIBUTES_LOG_LEVEL_NUM_KEY, ERROR_LEVEL, INFO_LEVEL
+from ..errors import handle_internal_errors, report_internal_error
+from ..sampling import LevelOrDuration, TailCallback, TailSamplingSpanInfo
+from ..span_storage import attributes_of
+from .diagnostics import WARNING_INTERVAL_SECONDS, warn
+from .lifecycle import at_fork_in_child, register_participant
+from .processors import leaves_span_unchanged, reads_no_attributes
+
+MAX_TRACE_SPANS: Final = 2_000
+"""The most spans one undecided trace may buffer (open ones included)."""
+MAX_TRACE_BYTES: Final = 4 * 1024 * 1024
+"""The most bytes one undecided trace may buffer (estimated: names, attribute and event values, 512 per span)."""
+MAX_TOTAL_SPANS: Final = 20_000
+"""The most spans all undecided traces together may buffer."""
+MAX_TOTAL_BYTES: Final = 32 * 1024 * 1024
+"""The most bytes (estimated) all undecided traces together may buffer."""
+MAX_TRACE_AGE_SECONDS: Final = 60.0
+"""How long a trace may stay undecided, from its first span's start (by the spans' timestamps)."""
+MAX_DECISIONS: Final = 10_000
+"""How many decided traces are remembered, so that their later spans follow the decision."""
+SPAN_OVERHEAD_BYTES: Final = 512
+"""The fixed part of a buffered span's estimated size."""
+
+_NS = 1_000_000_000
+_MASK64 = (1 << 64) - 1
+
+
+def trace_draw(trace_id: int) -> float:
+    """A number in [0, 1) fixed by the trace id, independent of the id bits head sampling compares."""
+    x = ((trace_id >> 64) ^ trace_id) & _MASK64
+    # splitmix64's finaliser: small or sequential ids spread over the whole range.
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return (x ^ (x >> 31)) / 2**64
+
+
+def estimated_size(span: ReadableSpan) -> int:
+    """A rough size of an ended span in memory: its name and its attribute and event values."""
+    size = len(span.name)
+    for key, value in attributes_of(span).items():
+        size += len(key) + (len(value) if isinstance(value, str) else 8 * len(value) if isinstance(value, tuple) else 8)
+    for event in span.events:
+        size += 64 + len(event.name)
+        for key, value in (event.attributes or {}).items():
+            size += len(key) + (len(value) if isinstance(value, str) else 8)
+    return size
+
+
+class _Trace:
+    """An undecided trace: its buffered spans and their cost."""
+
+    __slots__ = ('bytes', 'draw', 'ended', 'open', 'spans', 'start_ns', 'trace_id')
+
+    def __init__(self, trace_id: int, start_ns: int, draw: float) -> None:
+        self.trace_id = trace_id
+        self.start_ns = start_ns
+        self.draw = draw
+        self.open: dict[int, Span] = {}
+        self.ended: list[ReadableSpan] = []
+        self.spans = 0
+        self.bytes = 0
+
+
+_Decision = bool  # True: kept, False: dropped
+
+
+class TailSamplingProcessor(SpanProcessor):
+    """Buffer each trace's spans until it is decided, then hand a kept trace's spans to `children`."""
+
+    def __init__(
+        self, children: Sequence[SpanProcessor], rule: TailCallback, *, shutdown_timeout_millis: int = 3000
+    ) -> None:
+        self.children = tuple(children)
+        self.rule = rule
+        self.shutdown_timeout_millis = shutdown_timeout_millis
+        fast = rule if isinstance(rule, LevelOrDuration) else None
+        self._level: int | None = None if fast is None else fast.level_number
+        self._duration_ns: float | None = (
+            None if fast is None or fast.duration_threshold is None else fast.duration_threshold * _NS
+        )
+        self._background = 0.0 if fast is None else fast.background_rate
+        self._max_age_ns = int(MAX_TRACE_AGE_SECONDS * _NS)
+        self._reset_state()
+        at_fork_in_child(self, TailSamplingProcessor._reset_state)
+        register_participant(self)
+
+    def _reset_state(self) -> None:
+        # Reentrant: a signal handler that logs can interrupt this thread while it holds the lock.
+        self._lock = threading.RLock()
+        self._traces: dict[int, _Trace | _Decision] = {}
+        self._pending: dict[int, _Trace] = {}  # the undecided ones, oldest first
+        self._decided: deque[int] = deque()
+        self.buffered_spans = 0
+        """Spans buffered now, over all undecided traces."""
+        self.buffered_bytes = 0
+        """Estimated bytes buffered now, over all undecided traces."""
+        self.max_buffered_spans = 0
+        """The most spans ever buffered at once."""
+        self.max_buffered_bytes = 0
+        """The most estimated bytes ever buffered at once."""
+        self.decided_early: dict[str, int] = {}
+        """Traces dropped before their root ended, by reason, since the last warning."""
+        self._last_warning: float | None = None
+
+    # ---- SpanProcessor -------------------------------------------------------------------------------
+
+    @reads_no_attributes
+    @leaves_span_unchanged
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Pass the span on if its trace is kept, forget it if dropped, else buffer it."""
+        context = span.context
+        if context is None:
+            return
+        state = self._traces.get(context.trace_id)
+        if state is True:
+            for child in self.children:
+                try:
+                    child.on_start(span, parent_context)
+                except Exception as exc:
+                    report_internal_error(f'{type(child).__name__}.on_start', exc)
+        elif state is not False:
+            self._buffer_start(span, parent_context, None)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Pass the span on if its trace is kept, forget it if dropped, else buffer it and maybe decide."""
+        context = span.context
+        if context is None:
+            return
+        state = self._traces.get(context.trace_id)
+        if state is True:
+            for child in self.children:
+                try:
+                    child.on_end(span)
+                except Exception as exc:
+                    report_internal_error(f'{type(child).__name__}.on_end', exc)
+        elif state is not False:
+            self._buffer_end(span, None)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Decide every undecided trace now, then flush the export processors within `timeout_millis`."""
+        self._decide_all()
+        deadline = time.monotonic() + timeout_millis / 1000
+        ok = True
+        for child in self.children:
+            remaining = max(0, int((deadline - time.monotonic()) * 1000))
+            with handle_internal_errors(f'{type(child).__name__}.force_flush'):
+                ok = child.force_flush(remaining) and ok
+        return ok
+
+    def shutdown(self) -> None:
+        """Decide every undecided trace, then shut the export processors down."""
+        self._decide_all()
+        for child in self.children:
+            with handle_internal_errors(f'{type(child).__name__}.shutdown'):
+                child.shutdown()
+
+    # ---- exit hooks (see `lifecycle`) ----------------------------------------------------------------
+
+    def end_open_spans(self) -> None:
+        """At exit: end the open spans of undecided traces (a root's end decides its trace), then decide the rest."""
+        with self._lock:
+            spans = [span for trace in self._pending.values() for span in trace.open.values()]
+        for span in spans:
+            if span.end_time is None:
+                with handle_internal_errors('ending an open span'):
+                    span.end()
+        self._decide_all()
+
+    def flush_for_exit(self, timeout_millis: int) -> None:
+        """Nothing: the export processors flush themselves; undecided traces are decided by `end_open_spans`."""
+
+    # ---- buffering -----------------------------------------------------------------------------------
+
+    def _answer(self, span: ReadableSpan, context: Context | None, event: str, trace: _Trace) -> float:
+        """The custom rule's probability for this event, 1.0 if it fails (the trace is kept rather than lost)."""
+        end = span.end_time if event == 'end' else span.start_time
+        duration = max(0, (end or trace.start_ns) - trace.start_ns) / _NS
+        info = TailSamplingSpanInfo(span, context, 'end' if event == 'end' else 'start', duration)
+        try:
+            return float(self.rule(info))
+        except Exception as exc:
+            report_internal_error('the tail sampling callable', exc)
+            return 1.0
+
+    def _buffer_start(self, span: Span, parent_context: Context | None, answer: float | None) -> None:
+        context = span.get_span_context()
+        start_ns = span.start_time or 0
+        flush: _Trace | None = None
+        with self._lock:
+            trace = self._trace_for(context.trace_id, start_ns)
+            if trace is None:
+                decided = self._traces.get(context.trace_id) is True
+            else:
+                decided = False
+                trace.open[context.span_id] = span
+                trace.spans += 1
+                trace.bytes += SPAN_OVERHEAD_BYTES
+                self._grew(1, SPAN_OVERHEAD_BYTES)
+                duration_ns = self._duration_ns
+                if (answer is not None and answer > trace.draw) or (
+                    duration_ns is not None and start_ns - trace.start_ns >= duration_ns
+                ):
+                    flush = self._decide_locked(trace, True)
+                else:
+                    self._enforce_bounds_locked(trace)
+        if decided:  # kept by the background rate as it started
+            for child in self.children:
+                try:
+                    child.on_start(span, parent_context)
+                except Exception as exc:
+                    report_internal_error(f'{type(child).__name__}.on_start', exc)
+        if flush is not None:
+            self._hand_on(flush)
+        self._maybe_warn()
+
+    def _buffer_end(self, span: ReadableSpan, answer: float | None) -> None:
+        context = span.context
+        assert context is not None
+        end_ns = span.end_time or 0
+        size = estimated_size(span)
+        flush: _Trace | None = None
+        with self._lock:
+            trace = self._trace_for(context.trace_id, span.start_time or end_ns)
+            if trace is None:
+                decided = self._traces.get(context.trace_id) is True
+            else:
+                decided = False
+                grew = size if trace.open.pop(context.span_id, None) is not None else size + SPAN_OVERHEAD_BYTES
+                if grew > size:
+                    trace.spans += 1
+                trace.ended.append(span)
+                trace.bytes += grew
+                self._grew(int(grew > size), grew)
+                if self._keeps_at_end(span, trace, end_ns, answer):
+                    flush = self._decide_locked(trace, True)
+                elif span.parent is None or span.parent.is_remote:
+                    self._decide_locked(trace, False)
+                else:
+                    self._enforce_bounds_locked(trace)
+        if decided:
+            for child in self.children:
+                try:
+                    child.on_end(span)
+                except Exception as exc:
+                    report_internal_error(f'{type(child).__name__}.on_end', exc)
+        if flush is not None:
+            self._hand_on(flush)
+        self._maybe_warn()
+
+    def _keeps_at_end(self, span: ReadableSpan, trace: _Trace, end_ns: int, answer: float | None) -> bool:
+        if answer is not None:
+            return answer > trace.draw
+        level = self._level
+        if level is not None:
+            number = attributes_of(span).get(ATTRIBUTES_LOG_LEVEL_NUM_KEY)
+            if not isinstance(number, int):
+                number = ERROR_LEVEL if span.status.status_code is StatusCode.ERROR else INFO_LEVEL
+            if number >= level:
+                return True
+        duration_ns = self._duration_ns
+        return duration_ns is not None and end_ns - trace.start_ns >= duration_ns
+
+    def _trace_for(self, trace_id: int, start_ns: int) -> _Trace | None:
+        """The undecided trace, created if new; None if the trace is decided (perhaps just now, as it starts)."""
+        state = self._traces.get(trace_id)
+        if isinstance(state, _Trace):
+            return state
+        if state is not None:
+            return None
+        self._expire_old_locked(start_ns)
+        draw = trace_draw(trace_id)
+        if draw < self._background:
+            self._remember_locked(trace_id, True)
+            return None
+        trace = _Trace(trace_id, start_ns, draw)
+        self._traces[trace_id] = trace
+        self._pending[trace_id] = trace
+        return trace
+
+    def _grew(self, spans: int, size: int) -> None:
+        self.buffered_spans += spans
+        self.buffered_bytes += size
+        self.max_buffered_spans = max(self.max_buffered_spans, self.buffered_spans)
+        self.max_buffered_bytes = max(self.max_buffered_bytes, self.buffered_bytes)
+
+    # ---- deciding ------------------------------------------------------------------------------------
+
+    def _decide_locked(self, trace: _Trace, keep: bool, reason: str | None = None) -> _Trace | None:
+        """Record the decision and release the trace's buffer; returns the trace if its spans are to be handed on."""
+        self._pending.pop(trace.trace_id, None)
+        self.buffered_spans -= trace.spans
+        self.buffered_bytes -= trace.bytes
+        self._remember_locked(trace.trace_id, keep)
+        if reason is not None and not keep:
+            self.decided_early[reason] = self.decided_early.get(reason, 0) + 1
+        return trace if keep else None
+
+    def _remember_locked(self, trace_id: int, keep: bool) -> None:
+        self._traces[trace_id] = keep
+        decided = self._decided
+        decided.append(trace_id)
+        if len(decided) > MAX_DECISIONS:
+            old = decided.popleft()
+            if not isinstance(self._traces.get(old), _Trace):
+                self._traces.pop(old, None)
+
+    def _enforce_bounds_locked(self, trace: _Trace) -> None:
+        # A trace still undecided here has not qualified for keeping (its rule's answers never beat its draw), so a
+        # bound drops it, as its root's end would have.
+        if trace.spans > MAX_TRACE_SPANS:
+            self._decide_locked(trace, False, f'over {MAX_TRACE_SPANS:,} spans in one trace')
+        elif trace.bytes > MAX_TRACE_BYTES:
+            self._decide_locked(trace, False, f'over {MAX_TRACE_BYTES:,} bytes in one trace')
+        pending = self._pending
+        while pending and self.buffered_spans > MAX_TOTAL_SPANS:
+            self._decide_locked(next(iter(pending.values())), False, f'over {MAX_TOTAL_SPANS:,} spans buffered')
+        while pending and self.buffered_bytes > MAX_TOTAL_BYTES:
+            self._decide_locked(next(iter(pending.values())), False, f'over {MAX_TOTAL_BYTES:,} bytes buffered')
+
+    def _expire_old_locked(self, now_ns: int) -> None:
+        pending = self._pending
+        while pending:
+            oldest = next(iter(pending.values()))
+            age = now_ns - oldest.start_ns
+            if age < self._max_age_ns:
+                return
+            duration_ns = self._duration_ns
+            if duration_ns is not None and age >= duration_ns:
+                flush = self._decide_locked(oldest, True)
+                if flush is not None:
+                    self._hand_on(flush)  # under the lock: rare, and the export processors never call back
+            else:
+                self._decide_locked(oldest, False, f'undecided after {MAX_TRACE_AGE_SECONDS:g} seconds')
+
+    def _decide_all(self) -> None:
+        with self._lock:
+            for trace in list(self._pending.values()):
+                self._decide_locked(trace, False)
+
+    def _hand_on(self, trace: _Trace) -> None:
+        """Give a kept trace's buffered spans to the export processors: open ones as started, the rest as ended."""
+        for child in self.children:
+            try:
+                for span in list(trace.open.values()):
+                    child.on_start(span, None)
+                for ended in trace.ended:
+                    child.on_end(ended)
+            except Exception as exc:
+                report_internal_error(f'{type(child).__name__} (tail sampling)', exc)
+        trace.open.clear()
+        trace.ended.clear()
+
+    def _maybe_warn(self) -> None:
+        if not self.decided_early:
+            return
+        now = time.monotonic()
+        with self._lock:
+            last = self._last_warning
+            if not self.decided_early or (last is not None and now - last < WARNING_INTERVAL_SECONDS):
+                return
+            counts, self.decided_early = self.decided_early, {}
+            self._last_warning = now
+        since = '' if last is None else f' in the last {now - last:.0f}s'
+        parts = [f'{count} ({reason})' for reason, count in sorted(counts.items())]
+        warn(
+            f'Tail sampling dropped traces before they could be decided{since}: {", ".join(parts)}. '
+            'Their spans were not exported; see the Sampling page of the docs for the bounds.'
+        )
+
+
+class CallbackTailSamplingProcessor(TailSamplingProcessor):
+    """Tail sampling by a custom `tail` callable, asked at each start and end of an undecided trace's spans.
+
+    Its `on_start` is not marked as reading nothing: the callable is given the span as it starts.
+    """
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Pass the span on if its trace is kept, forget it if dropped, else ask the rule and buffer it."""
+        context = span.context
+        if context is None:
+            return
+        state = self._traces.get(context.trace_id)
+        if state is True or state is False:
+            super().on_start(span, parent_context)
+            return
+        trace = state if state is not None else self._peek_new(context.trace_id, span.start_time or 0)
+        answer = self._answer(span, parent_context, 'start', trace)
+        self._buffer_start(span, parent_context, answer)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Pass the span on if its trace is kept, forget it if dropped, else ask the rule, buffer it, maybe decide."""
+        context = span.context
+        if context is None:
+            return
+        state = self._traces.get(context.trace_id)
+        if state is True or state is False:
+            super().on_end(span)
+            return
+        trace = state if state is not None else self._peek_new(context.trace_id, span.start_time or 0)
+        answer = self._answer(span, None, 'end', trace)
+        self._buffer_end(span, answer)
+
+    def _peek_new(self, trace_id: int, start_ns: int) -> _Trace:
+        """A stand-in for a trace not seen yet, for the rule's first answer (duration 0)."""
+        return _Trace(trace_id, start_ns, trace_draw(trace_id))
+
+
+def tail_sampling_processor(
+    children: Sequence[SpanProcessor], rule: TailCallback, *, shutdown_timeout_millis: int
+) -> TailSamplingProcessor:
+    """The processor for `rule`: `level_or_duration()`'s applied inline, any other callable asked per span."""
+    cls = TailSamplingProcessor if isinstance(rule, LevelOrDuration) else CallbackTailSamplingProcessor
+    return cls(children, rule, shutdown_timeout_millis=shutdown_timeout_millis)
