@@ -218,63 +218,58 @@ class TailSamplingProcessor(SpanProcessor):
         flush: _Trace | None = None
         with self._lock:
             trace = self._trace_for(context.trace_id, start_ns)
+            passed = trace is None and self._traces.get(context.trace_id) is True
+            duration_ns = self._duration_ns
             if trace is None:
-                decided = self._traces.get(context.trace_id) is True
-            else:
-                decided = False
+                pass
+            elif (answer is not None and answer > trace.draw) or (
+                duration_ns is not None and start_ns - trace.start_ns >= duration_ns
+            ):
+                passed = True
+                flush = self._decide_locked(trace, True)
+            elif self._make_room_locked(trace, 1, SPAN_OVERHEAD_BYTES):
                 trace.open[context.span_id] = span
-                trace.spans += 1
-                trace.bytes += SPAN_OVERHEAD_BYTES
-                self._grew(1, SPAN_OVERHEAD_BYTES)
-                duration_ns = self._duration_ns
-                if (answer is not None and answer > trace.draw) or (
-                    duration_ns is not None and start_ns - trace.start_ns >= duration_ns
-                ):
-                    flush = self._decide_locked(trace, True)
-                else:
-                    self._enforce_bounds_locked(trace)
-        if decided:  # kept by the background rate as it started
+                self._grow_locked(trace, 1, SPAN_OVERHEAD_BYTES)
+        if flush is not None:
+            self._hand_on(flush)
+        if passed:  # kept: as it started (by the background rate), or by this very span
             for child in self.children:
                 try:
                     child.on_start(span, parent_context)
                 except Exception as exc:
                     report_internal_error(f'{type(child).__name__}.on_start', exc)
-        if flush is not None:
-            self._hand_on(flush)
         self._maybe_warn()
 
     def _buffer_end(self, span: ReadableSpan, answer: float | None) -> None:
         context = span.context
         assert context is not None
-        end_ns = span.end_time or 0
-        size = estimated_size(span)
         flush: _Trace | None = None
         with self._lock:
-            trace = self._trace_for(context.trace_id, span.start_time or end_ns)
+            trace = self._trace_for(context.trace_id, span.start_time or span.end_time or 0)
+            passed = trace is None and self._traces.get(context.trace_id) is True
             if trace is None:
-                decided = self._traces.get(context.trace_id) is True
+                pass
+            elif self._keeps_at_end(span, trace, span.end_time or 0, answer):
+                passed = True
+                trace.open.pop(context.span_id, None)
+                flush = self._decide_locked(trace, True)
             else:
-                decided = False
-                grew = size if trace.open.pop(context.span_id, None) is not None else size + SPAN_OVERHEAD_BYTES
-                if grew > size:
-                    trace.spans += 1
-                trace.ended.append(span)
-                trace.bytes += grew
-                self._grew(int(grew > size), grew)
-                if self._keeps_at_end(span, trace, end_ns, answer):
-                    flush = self._decide_locked(trace, True)
-                elif span.parent is None or span.parent.is_remote:
-                    self._decide_locked(trace, False)
-                else:
-                    self._enforce_bounds_locked(trace)
-        if decided:
+                if trace.open.pop(context.span_id, None) is not None:
+                    self._grow_locked(trace, -1, -SPAN_OVERHEAD_BYTES)  # counted again, ended, just below
+                grown = SPAN_OVERHEAD_BYTES + estimated_size(span)
+                if self._make_room_locked(trace, 1, grown):
+                    trace.ended.append(span)
+                    self._grow_locked(trace, 1, grown)
+                    if span.parent is None or span.parent.is_remote:
+                        self._decide_locked(trace, False)
+        if flush is not None:
+            self._hand_on(flush)
+        if passed:
             for child in self.children:
                 try:
                     child.on_end(span)
                 except Exception as exc:
                     report_internal_error(f'{type(child).__name__}.on_end', exc)
-        if flush is not None:
-            self._hand_on(flush)
         self._maybe_warn()
 
     def _keeps_at_end(self, span: ReadableSpan, trace: _Trace, end_ns: int, answer: float | None) -> bool:
@@ -307,11 +302,15 @@ class TailSamplingProcessor(SpanProcessor):
         self._pending[trace_id] = trace
         return trace
 
-    def _grew(self, spans: int, size: int) -> None:
+    def _grow_locked(self, trace: _Trace, spans: int, size: int) -> None:
+        trace.spans += spans
+        trace.bytes += size
         self.buffered_spans += spans
         self.buffered_bytes += size
-        self.max_buffered_spans = max(self.max_buffered_spans, self.buffered_spans)
-        self.max_buffered_bytes = max(self.max_buffered_bytes, self.buffered_bytes)
+        if self.buffered_spans > self.max_buffered_spans:
+            self.max_buffered_spans = self.buffered_spans
+        if self.buffered_bytes > self.max_buffered_bytes:
+            self.max_buffered_bytes = self.buffered_bytes
 
     # ---- deciding ------------------------------------------------------------------------------------
 
@@ -334,18 +333,24 @@ class TailSamplingProcessor(SpanProcessor):
             if not isinstance(self._traces.get(old), _Trace):
                 self._traces.pop(old, None)
 
-    def _enforce_bounds_locked(self, trace: _Trace) -> None:
-        # A trace still undecided here has not qualified for keeping (its rule's answers never beat its draw), so a
-        # bound drops it, as its root's end would have.
-        if trace.spans > MAX_TRACE_SPANS:
+    def _make_room_locked(self, trace: _Trace, spans: int, size: int) -> bool:
+        """Make room for a span of `trace` within the bounds; False if that dropped `trace` itself.
+
+        A trace still undecided here has not qualified for keeping (its rule's answers never beat its draw), so a
+        bound drops it, as its root's end would have; the total bounds drop the oldest traces first.
+        """
+        if trace.spans + spans > MAX_TRACE_SPANS:
             self._decide_locked(trace, False, f'over {MAX_TRACE_SPANS:,} spans in one trace')
-        elif trace.bytes > MAX_TRACE_BYTES:
+            return False
+        if trace.bytes + size > MAX_TRACE_BYTES:
             self._decide_locked(trace, False, f'over {MAX_TRACE_BYTES:,} bytes in one trace')
+            return False
         pending = self._pending
-        while pending and self.buffered_spans > MAX_TOTAL_SPANS:
+        while self.buffered_spans + spans > MAX_TOTAL_SPANS and pending:
             self._decide_locked(next(iter(pending.values())), False, f'over {MAX_TOTAL_SPANS:,} spans buffered')
-        while pending and self.buffered_bytes > MAX_TOTAL_BYTES:
+        while self.buffered_bytes + size > MAX_TOTAL_BYTES and pending:
             self._decide_locked(next(iter(pending.values())), False, f'over {MAX_TOTAL_BYTES:,} bytes buffered')
+        return trace.trace_id in pending
 
     def _expire_old_locked(self, now_ns: int) -> None:
         pending = self._pending
