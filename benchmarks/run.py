@@ -42,6 +42,7 @@ def _cases() -> list[Case]:
     from .asgi import asgi_case
     from .export import export_case
     from .processes import memory_case, startup_case
+    from .sampling import tail_sampling_case
     from .spans import five_attributes_case, log_case, nested_case, span_case
 
     return [
@@ -49,6 +50,7 @@ def _cases() -> list[Case]:
         Case('span', span_case, Budget(1.5)),
         Case('span_5_attributes', five_attributes_case, Budget(2.0)),
         Case('nested', nested_case, Budget(1.5)),
+        Case('tail_sampling', tail_sampling_case, Budget(1.25)),
         Case('asgi_request', asgi_case, Budget(1.05)),
         Case('import_configure', startup_case, Budget(1.3)),
         Case('export', export_case, Budget(0.9, 'min_ratio')),

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanContext, StatusCode
 
 from ..constants import ATTRIBUTES_LOG_LEVEL_NUM_KEY, ERROR_LEVEL, INFO_LEVEL
 from ..errors import handle_internal_errors, report_internal_error
@@ -36,11 +35,11 @@ from .lifecycle import at_fork_in_child, register_participant
 from .processors import leaves_span_unchanged, reads_no_attributes
 
 MAX_TRACE_SPANS: Final = 2_000
-"""The most spans one undecided trace may buffer (open ones included)."""
+"""The most ended spans one undecided trace may buffer (its open spans are only referenced, as the program does)."""
 MAX_TRACE_BYTES: Final = 4 * 1024 * 1024
 """The most bytes one undecided trace may buffer (estimated: names, attribute and event values, 512 per span)."""
 MAX_TOTAL_SPANS: Final = 20_000
-"""The most spans all undecided traces together may buffer."""
+"""The most ended spans all undecided traces together may buffer."""
 MAX_TOTAL_BYTES: Final = 32 * 1024 * 1024
 """The most bytes (estimated) all undecided traces together may buffer."""
 MAX_TRACE_AGE_SECONDS: Final = 60.0
@@ -64,15 +63,12 @@ def trace_draw(trace_id: int) -> float:
     return (x ^ (x >> 31)) / 2**64
 
 
-def estimated_size(span: ReadableSpan) -> int:
-    """A rough size of an ended span in memory: its name and its attribute and event values."""
-    size = len(span.name)
-    for key, value in attributes_of(span).items():
-        size += len(key) + (len(value) if isinstance(value, str) else 8 * len(value) if isinstance(value, tuple) else 8)
+def estimated_size(attributes: Mapping[str, Any], span: ReadableSpan) -> int:
+    """A rough size of an ended span: its name, 48 bytes per attribute, the lengths of string and tuple values."""
+    size = len(span.name) + 48 * len(attributes)
+    size += sum([len(v) for v in attributes.values() if v.__class__ is str or v.__class__ is tuple])
     for event in span.events:
-        size += 64 + len(event.name)
-        for key, value in (event.attributes or {}).items():
-            size += len(key) + (len(value) if isinstance(value, str) else 8)
+        size += 64 + len(event.name) + estimated_size(event.attributes or {}, span) - len(span.name)
     return size
 
 
@@ -101,6 +97,8 @@ class TailSamplingProcessor(SpanProcessor):
         self, children: Sequence[SpanProcessor], rule: TailCallback, *, shutdown_timeout_millis: int = 3000
     ) -> None:
         self.children = tuple(children)
+        # Those whose `on_start` does something (the batch processors', which note open spans to end them at exit).
+        self._start_children = tuple(c for c in self.children if type(c).on_start is not SpanProcessor.on_start)
         self.rule = rule
         self.shutdown_timeout_millis = shutdown_timeout_millis
         fast = rule if isinstance(rule, LevelOrDuration) else None
@@ -109,6 +107,7 @@ class TailSamplingProcessor(SpanProcessor):
             None if fast is None or fast.duration_threshold is None else fast.duration_threshold * _NS
         )
         self._background = 0.0 if fast is None else fast.background_rate
+        self._callback = fast is None
         self._max_age_ns = int(MAX_TRACE_AGE_SECONDS * _NS)
         self._reset_state()
         at_fork_in_child(self, TailSamplingProcessor._reset_state)
@@ -119,7 +118,7 @@ class TailSamplingProcessor(SpanProcessor):
         self._lock = threading.RLock()
         self._traces: dict[int, _Trace | _Decision] = {}
         self._pending: dict[int, _Trace] = {}  # the undecided ones, oldest first
-        self._decided: deque[int] = deque()
+        self._forget_at = 2 * MAX_DECISIONS  # the size of `_traces` at which old decisions are forgotten
         self.buffered_spans = 0
         """Spans buffered now, over all undecided traces."""
         self.buffered_bytes = 0
@@ -137,19 +136,26 @@ class TailSamplingProcessor(SpanProcessor):
     @reads_no_attributes
     @leaves_span_unchanged
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        """Pass the span on if its trace is kept, forget it if dropped, else buffer it."""
+        """Pass the span on if its trace is kept, forget it if dropped, else note it as open."""
         context = span.context
         if context is None:
             return
         state = self._traces.get(context.trace_id)
-        if state is True:
-            for child in self.children:
+        if type(state) is _Trace:
+            duration_ns = self._duration_ns
+            if duration_ns is None or (span.start_time or 0) - state.start_ns < duration_ns:
+                # No lock: one dict store. Should the trace be decided meanwhile, the span's end follows the decision.
+                state.open[context.span_id] = span
+                return
+            self._buffer_start(span, context, parent_context, None)
+        elif state is True:
+            for child in self._start_children:
                 try:
                     child.on_start(span, parent_context)
                 except Exception as exc:
                     report_internal_error(f'{type(child).__name__}.on_start', exc)
-        elif state is not False:
-            self._buffer_start(span, parent_context, None)
+        elif state is None:
+            self._buffer_start(span, context, parent_context, None)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Pass the span on if its trace is kept, forget it if dropped, else buffer it and maybe decide."""
@@ -164,7 +170,7 @@ class TailSamplingProcessor(SpanProcessor):
                 except Exception as exc:
                     report_internal_error(f'{type(child).__name__}.on_end', exc)
         elif state is not False:
-            self._buffer_end(span, None)
+            self._buffer_end(span, context, None)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Decide every undecided trace now, then flush the export processors within `timeout_millis`."""
@@ -212,56 +218,88 @@ class TailSamplingProcessor(SpanProcessor):
             report_internal_error('the tail sampling callable', exc)
             return 1.0
 
-    def _buffer_start(self, span: Span, parent_context: Context | None, answer: float | None) -> None:
-        context = span.get_span_context()
+    def _buffer_start(
+        self, span: Span, context: SpanContext, parent_context: Context | None, answer: float | None
+    ) -> None:
         start_ns = span.start_time or 0
         flush: _Trace | None = None
         with self._lock:
-            trace = self._trace_for(context.trace_id, start_ns)
-            passed = trace is None and self._traces.get(context.trace_id) is True
-            duration_ns = self._duration_ns
+            trace = self._traces.get(context.trace_id)
             if trace is None:
-                pass
-            elif (answer is not None and answer > trace.draw) or (
-                duration_ns is not None and start_ns - trace.start_ns >= duration_ns
-            ):
-                passed = True
-                flush = self._decide_locked(trace, True)
-            elif self._make_room_locked(trace, 1, SPAN_OVERHEAD_BYTES):
-                trace.open[context.span_id] = span
-                self._grow_locked(trace, 1, SPAN_OVERHEAD_BYTES)
+                trace = self._new_trace_locked(context.trace_id, start_ns)
+            if type(trace) is not _Trace:
+                passed = trace is True
+            else:
+                duration_ns = self._duration_ns
+                passed = (answer is not None and answer > trace.draw) or (
+                    duration_ns is not None and start_ns - trace.start_ns >= duration_ns
+                )
+                if passed:
+                    flush = self._decide_locked(trace, True)
+                else:
+                    trace.open[context.span_id] = span
+                    return
         if flush is not None:
             self._hand_on(flush)
         if passed:  # kept: as it started (by the background rate), or by this very span
-            for child in self.children:
+            for child in self._start_children:
                 try:
                     child.on_start(span, parent_context)
                 except Exception as exc:
                     report_internal_error(f'{type(child).__name__}.on_start', exc)
-        self._maybe_warn()
+        if self.decided_early:
+            self._maybe_warn()
 
-    def _buffer_end(self, span: ReadableSpan, answer: float | None) -> None:
-        context = span.context
-        assert context is not None
+    def _buffer_end(self, span: ReadableSpan, context: SpanContext, answer: float | None) -> None:  # noqa: C901
+        # The steps of `_keeps_at_end`, `_fits_locked` and `_grow_locked` are inline: this runs for nearly every
+        # span of an undecided trace.
+        attributes = attributes_of(span)
         flush: _Trace | None = None
         with self._lock:
-            trace = self._trace_for(context.trace_id, span.start_time or span.end_time or 0)
-            passed = trace is None and self._traces.get(context.trace_id) is True
+            trace = self._traces.get(context.trace_id)
             if trace is None:
-                pass
-            elif self._keeps_at_end(span, trace, span.end_time or 0, answer):
-                passed = True
-                trace.open.pop(context.span_id, None)
-                flush = self._decide_locked(trace, True)
+                trace = self._new_trace_locked(context.trace_id, span.start_time or span.end_time or 0)
+            if type(trace) is not _Trace:
+                passed = trace is True
             else:
-                if trace.open.pop(context.span_id, None) is not None:
-                    self._grow_locked(trace, -1, -SPAN_OVERHEAD_BYTES)  # counted again, ended, just below
-                grown = SPAN_OVERHEAD_BYTES + estimated_size(span)
-                if self._make_room_locked(trace, 1, grown):
-                    trace.ended.append(span)
-                    self._grow_locked(trace, 1, grown)
-                    if span.parent is None or span.parent.is_remote:
-                        self._decide_locked(trace, False)
+                trace.open.pop(context.span_id, None)
+                if answer is not None:
+                    passed = answer > trace.draw
+                else:
+                    passed = False
+                    level = self._level
+                    if level is not None:
+                        number: Any = attributes.get(ATTRIBUTES_LOG_LEVEL_NUM_KEY)
+                        if number.__class__ is not int:
+                            number = ERROR_LEVEL if span.status.status_code is StatusCode.ERROR else INFO_LEVEL
+                        passed = number >= level
+                    duration_ns = self._duration_ns
+                    if not passed and duration_ns is not None:
+                        passed = (span.end_time or 0) - trace.start_ns >= duration_ns
+                if passed:
+                    trace.ended.append(span)  # handed on with the others, below
+                    passed = False
+                    flush = self._decide_locked(trace, True)
+                else:
+                    grown = SPAN_OVERHEAD_BYTES + estimated_size(attributes, span)
+                    if (
+                        trace.spans < MAX_TRACE_SPANS
+                        and trace.bytes + grown <= MAX_TRACE_BYTES
+                        and self.buffered_spans < MAX_TOTAL_SPANS
+                        and self.buffered_bytes + grown <= MAX_TOTAL_BYTES
+                    ) or self._make_room_locked(trace, 1, grown):
+                        trace.ended.append(span)
+                        trace.spans += 1
+                        trace.bytes += grown
+                        total_spans = self.buffered_spans = self.buffered_spans + 1
+                        total_bytes = self.buffered_bytes = self.buffered_bytes + grown
+                        if total_spans > self.max_buffered_spans:
+                            self.max_buffered_spans = total_spans
+                        if total_bytes > self.max_buffered_bytes:
+                            self.max_buffered_bytes = total_bytes
+                        parent = span.parent
+                        if parent is None or parent.is_remote:
+                            self._decide_locked(trace, False)
         if flush is not None:
             self._hand_on(flush)
         if passed:
@@ -270,68 +308,60 @@ class TailSamplingProcessor(SpanProcessor):
                     child.on_end(span)
                 except Exception as exc:
                     report_internal_error(f'{type(child).__name__}.on_end', exc)
-        self._maybe_warn()
+        if self.decided_early:
+            self._maybe_warn()
 
-    def _keeps_at_end(self, span: ReadableSpan, trace: _Trace, end_ns: int, answer: float | None) -> bool:
-        if answer is not None:
-            return answer > trace.draw
-        level = self._level
-        if level is not None:
-            number = attributes_of(span).get(ATTRIBUTES_LOG_LEVEL_NUM_KEY)
-            if not isinstance(number, int):
-                number = ERROR_LEVEL if span.status.status_code is StatusCode.ERROR else INFO_LEVEL
-            if number >= level:
-                return True
-        duration_ns = self._duration_ns
-        return duration_ns is not None and end_ns - trace.start_ns >= duration_ns
-
-    def _trace_for(self, trace_id: int, start_ns: int) -> _Trace | None:
-        """The undecided trace, created if new; None if the trace is decided (perhaps just now, as it starts)."""
-        state = self._traces.get(trace_id)
-        if isinstance(state, _Trace):
-            return state
-        if state is not None:
-            return None
-        self._expire_old_locked(start_ns)
-        draw = trace_draw(trace_id)
-        if draw < self._background:
+    def _new_trace_locked(self, trace_id: int, start_ns: int) -> _Trace | _Decision:
+        """Start tracking a trace not seen yet (or forgotten): undecided, or kept at once by the background rate."""
+        if self._pending:
+            self._expire_old_locked(start_ns)
+        background = self._background
+        draw = trace_draw(trace_id) if background or self._callback else 1.0
+        if draw < background:
             self._remember_locked(trace_id, True)
-            return None
+            return True
         trace = _Trace(trace_id, start_ns, draw)
         self._traces[trace_id] = trace
         self._pending[trace_id] = trace
         return trace
 
-    def _grow_locked(self, trace: _Trace, spans: int, size: int) -> None:
-        trace.spans += spans
-        trace.bytes += size
-        self.buffered_spans += spans
-        self.buffered_bytes += size
-        if self.buffered_spans > self.max_buffered_spans:
-            self.max_buffered_spans = self.buffered_spans
-        if self.buffered_bytes > self.max_buffered_bytes:
-            self.max_buffered_bytes = self.buffered_bytes
-
     # ---- deciding ------------------------------------------------------------------------------------
 
     def _decide_locked(self, trace: _Trace, keep: bool, reason: str | None = None) -> _Trace | None:
         """Record the decision and release the trace's buffer; returns the trace if its spans are to be handed on."""
-        self._pending.pop(trace.trace_id, None)
+        trace_id = trace.trace_id
+        del self._pending[trace_id]
         self.buffered_spans -= trace.spans
         self.buffered_bytes -= trace.bytes
-        self._remember_locked(trace.trace_id, keep)
+        traces = self._traces
+        traces[trace_id] = keep
+        if len(traces) > self._forget_at:
+            self._forget_decisions_locked()
         if reason is not None and not keep:
             self.decided_early[reason] = self.decided_early.get(reason, 0) + 1
         return trace if keep else None
 
     def _remember_locked(self, trace_id: int, keep: bool) -> None:
         self._traces[trace_id] = keep
-        decided = self._decided
-        decided.append(trace_id)
-        if len(decided) > MAX_DECISIONS:
-            old = decided.popleft()
-            if not isinstance(self._traces.get(old), _Trace):
-                self._traces.pop(old, None)
+        if len(self._traces) > self._forget_at:
+            self._forget_decisions_locked()
+
+    def _forget_decisions_locked(self) -> None:
+        """Forget the oldest decisions (in the order their traces started), keeping the `MAX_DECISIONS` newest.
+
+        In batches, so that deciding a trace costs no bookkeeping of its own.
+        """
+        traces = self._traces
+        excess = len(traces) - len(self._pending) - MAX_DECISIONS
+        victims: list[int] = []
+        for trace_id, state in traces.items():
+            if len(victims) >= excess:
+                break
+            if type(state) is not _Trace:
+                victims.append(trace_id)
+        for trace_id in victims:
+            del traces[trace_id]
+        self._forget_at = len(traces) + MAX_DECISIONS
 
     def _make_room_locked(self, trace: _Trace, spans: int, size: int) -> bool:
         """Make room for a span of `trace` within the bounds; False if that dropped `trace` itself.
@@ -374,10 +404,12 @@ class TailSamplingProcessor(SpanProcessor):
 
     def _hand_on(self, trace: _Trace) -> None:
         """Give a kept trace's buffered spans to the export processors: open ones as started, the rest as ended."""
+        open_spans = list(trace.open.values())
         for child in self.children:
             try:
-                for span in list(trace.open.values()):
-                    child.on_start(span, None)
+                if open_spans and child in self._start_children:
+                    for span in open_spans:
+                        child.on_start(span, None)
                 for ended in trace.ended:
                     child.on_end(ended)
             except Exception as exc:
@@ -420,7 +452,7 @@ class CallbackTailSamplingProcessor(TailSamplingProcessor):
             return
         trace = state if state is not None else self._peek_new(context.trace_id, span.start_time or 0)
         answer = self._answer(span, parent_context, 'start', trace)
-        self._buffer_start(span, parent_context, answer)
+        self._buffer_start(span, context, parent_context, answer)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Pass the span on if its trace is kept, forget it if dropped, else ask the rule, buffer it, maybe decide."""
@@ -433,7 +465,7 @@ class CallbackTailSamplingProcessor(TailSamplingProcessor):
             return
         trace = state if state is not None else self._peek_new(context.trace_id, span.start_time or 0)
         answer = self._answer(span, None, 'end', trace)
-        self._buffer_end(span, answer)
+        self._buffer_end(span, context, answer)
 
     def _peek_new(self, trace_id: int, start_ns: int) -> _Trace:
         """A stand-in for a trace not seen yet, for the rule's first answer (duration 0)."""
