@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import logfire
 from logfire._internal.config import build_config
-from logfire._internal.configure import apply_config
+from logfire._internal.providers import build_pipeline
 from logfire._internal.settings import load_settings
 from logfire._internal.state import LogfireState
 
@@ -26,12 +26,12 @@ def _instance(sampling: logfire.SamplingOptions, processor: InMemoryProcessor) -
         'send_to_logfire': False,
         'console': False,
         'metrics': False,
-        'export_span_processors': (processor,),
         'trace_sample_rate': sampling.head,
         'sampling_tail': sampling.tail,
     }
+    config = build_config(load_settings({k: v for k, v in kwargs.items() if v is not None}))
     state = LogfireState()
-    apply_config(state, build_config(load_settings({k: v for k, v in kwargs.items() if v is not None})))
+    state.swap(config, build_pipeline(config, export_processors=[processor]))
     return logfire.Logfire(state)
 
 

@@ -73,14 +73,13 @@ def sampled() -> Iterator[Configure]:
             'console_colors': 'never',
             'console_include_timestamp': False,
             'metrics': False,
-            'export_span_processors': (SimpleSpanProcessor(exporter),),
             'id_generator': IncrementalIdGenerator(),
             'trace_sample_rate': sampling.head,
             'sampling_tail': sampling.tail,
             'ns_timestamp_generator': clock,
         }
         config = build_config(load_settings({k: v for k, v in kwargs.items() if v is not None}))
-        pipeline = build_pipeline(config)
+        pipeline = build_pipeline(config, export_processors=[SimpleSpanProcessor(exporter)])
         previous = GLOBAL_STATE.swap(config, pipeline)
         if not original:
             original.append(previous)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from opentelemetry import metrics
@@ -55,8 +56,12 @@ def _metric_exporters(config: LogfireConfig) -> list[MetricExporter]:
     return metric_exporters(config)
 
 
-def build_pipeline(config: LogfireConfig) -> Pipeline:
-    """Build the providers and processors for `config`. Heavy modules are imported only when used."""
+def build_pipeline(config: LogfireConfig, export_processors: Sequence[SpanProcessor] = ()) -> Pipeline:
+    """Build the providers and processors for `config`. Heavy modules are imported only when used.
+
+    `export_processors` go where the OTLP batch processors go, after the console and behind tail sampling (for
+    tests and benchmarks that need to see what an exporter would get).
+    """
     settings = config.settings
     resource = build_resource(config)
     children: list[SpanProcessor] = list(settings.additional_span_processors)
@@ -64,7 +69,7 @@ def build_pipeline(config: LogfireConfig) -> Pipeline:
         from .exporters.console import ConsoleSpanProcessor
 
         children.append(ConsoleSpanProcessor(config.console))
-    export: list[SpanProcessor] = list(settings.export_span_processors)
+    export: list[SpanProcessor] = list(export_processors)
     if _wants_export(config):
         from .exporters.otlp import span_processor
 

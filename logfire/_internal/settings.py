@@ -282,8 +282,6 @@ class LogfireSettings(BaseSettings):
     exception_callback: Callable[..., Any] | None = Field(default=None, exclude=True)
     console_output: Any = Field(default=None, exclude=True)
     sampling_tail: Callable[..., Any] | None = Field(default=None, exclude=True)
-    export_span_processors: Sequence[Any] = Field(default=(), exclude=True)
-    """Processors in the export position, after the console and behind tail sampling (the test kit's, benchmarks')."""
 
     @field_validator('send_to_logfire', mode='before')
     @classmethod
