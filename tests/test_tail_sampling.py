@@ -10,6 +10,7 @@ import contextvars
 import io
 import logging
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,6 +215,32 @@ def test_head_sampling_applies_first(sampled: Configure) -> None:
         logfire.error('boom')
 
     assert out.names() == []
+
+
+def test_traces_from_many_threads_are_each_kept_or_dropped_whole(sampled: Configure) -> None:
+    out = sampled(LEVEL_OR_DURATION)
+
+    def work(worker: int) -> None:
+        for i in range(100):
+            with logfire.span('request {worker} {i}', worker=worker, i=i):
+                logfire.info('one')
+                if i % 4 == 0:
+                    logfire.error('failed')
+                logfire.info('two')
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    by_trace: dict[int, list[str]] = {}
+    for span in out.exporter.exported_spans:
+        assert span.context is not None
+        by_trace.setdefault(span.context.trace_id, []).append(span.name)
+    assert len(by_trace) == 8 * 25
+    assert all(sorted(names) == ['failed', 'one', 'request {worker} {i}', 'two'] for names in by_trace.values())
+    assert (out.processor.buffered_spans, out.processor.buffered_bytes) == (0, 0)
 
 
 def test_a_custom_tail_callable_sees_each_start_and_end_until_it_keeps_the_trace(sampled: Configure) -> None:
