@@ -44,6 +44,7 @@ def _cases() -> list[Case]:
     from .export import export_case
     from .fastapi import fastapi_case
     from .processes import memory_case, startup_case
+    from .sampling import tail_sampling_case
     from .spans import five_attributes_case, log_case, logging_case, nested_case, span_case
 
     return [
@@ -52,6 +53,7 @@ def _cases() -> list[Case]:
         Case('span_5_attributes', five_attributes_case, Budget(2.0)),
         Case('nested', nested_case, Budget(1.5)),
         Case('logging_handler', logging_case, Budget(1.2)),
+        Case('tail_sampling', tail_sampling_case, Budget(1.25)),
         Case('asgi_request', asgi_case, Budget(1.05)),
         Case('fastapi_request', fastapi_case, Budget(1.10)),
         Case('httpx_request', httpx_case, Budget(1.10)),

@@ -402,8 +402,8 @@ def test_compatibility_parameters_of_the_established_sdk(capfire: CaptureLogfire
     assert job_span['context']['trace_id'] != exported['outer {x}']['context']['trace_id']
     assert exported['quiet']['attributes']['logfire.disable_console_log'] is True
     logfire.configure(local=True, console=logfire.ConsoleOptions(show_project_link=False)).shutdown()
-    with pytest.raises(logfire.exceptions.LogfireConfigError, match='tail'):
-        logfire.configure(local=True, console=False, sampling=logfire.SamplingOptions(tail=lambda *_: 1.0))
+    with pytest.raises(logfire.exceptions.LogfireConfigError, match=r'SamplingOptions\(tail=\.\.\.\)\)=0\.5'):
+        logfire.configure(local=True, console=False, sampling=logfire.SamplingOptions(tail=0.5))  # pyright: ignore[reportArgumentType]
 
 
 def test_exception_callback_sees_recorded_exceptions_and_cannot_break_anything() -> None:

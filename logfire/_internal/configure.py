@@ -14,6 +14,7 @@ from .config import LogfireConfig, build_config
 from .constants import LevelName
 from .main import Logfire
 from .options import AdvancedOptions, ConsoleOptions, MetricsOptions, SamplingOptions, ScrubbingOptions
+from .sampling import validate_sampling
 from .settings import load_settings
 from .state import GLOBAL_STATE, LogfireState
 
@@ -53,6 +54,7 @@ def _option_kwargs(
         put('scrubbing_patterns', patterns, 'configure(scrubbing=ScrubbingOptions(extra_patterns=...))')
     if sampling is not None:
         put('trace_sample_rate', sampling.head, 'configure(sampling=SamplingOptions(head=...))')
+        put('sampling_tail', sampling.tail, 'configure(sampling=SamplingOptions(tail=...))')
     if advanced is not None:
         for f in fields(advanced):
             put(f.name, getattr(advanced, f.name), f'configure(advanced=AdvancedOptions({f.name}=...))')
@@ -101,7 +103,7 @@ def configure(
         metrics: Metrics options, or `False` to make metric instruments no-ops.
         scrubbing: Scrubbing options, or `False` to send attribute values unredacted.
         inspect_arguments: Turn f-string messages into templates and attributes.
-        sampling: Head sampling of traces.
+        sampling: Head and tail sampling of traces (see `SamplingOptions`).
         min_level: Drop spans and logs below this level (a name or number).
         distributed_tracing: Join incoming trace context: `None` joins and warns once, `True` joins
             silently, `False` always starts a new trace.
@@ -136,10 +138,8 @@ def configure(
         'distributed_tracing': distributed_tracing,
     }
     _check_option_groups(console=console, metrics=metrics, scrubbing=scrubbing, sampling=sampling, advanced=advanced)
-    if sampling is not None and sampling.tail is not None:
-        raise LogfireConfigError(
-            'configure(sampling=SamplingOptions(tail=...)) is not supported yet. Accepted: SamplingOptions(head=...).'
-        )
+    if sampling is not None:
+        validate_sampling(sampling.tail)
     option_kwargs, origins = _option_kwargs(console, metrics, scrubbing, sampling, advanced)
     kwargs = {k: v for k, v in kwargs.items() if v is not None} | option_kwargs
     settings = load_settings(kwargs, origins=origins)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .constants import LevelName
+from .sampling import LevelOrDuration, TailCallback
 
 if TYPE_CHECKING:
     import re
@@ -55,12 +56,46 @@ class MetricsOptions:
 
 @dataclass(frozen=True)
 class SamplingOptions:
-    """Trace sampling."""
+    """Trace sampling: `head` decides when a trace starts, `tail` once its spans show what it is.
+
+    See the Sampling page of the docs for how tail sampling buffers spans, and its bounds.
+    """
 
     head: float = 1.0
-    """The fraction of traces kept, decided when the root span starts (0.0 to 1.0)."""
-    tail: Callable[..., float] | None = None
-    """Tail sampling is not supported yet: setting it fails at `configure()` rather than being ignored."""
+    """The fraction of traces kept, decided when the root span starts (0.0 to 1.0). Applied first."""
+    tail: TailCallback | None = None
+    """Called with a `TailSamplingSpanInfo` as each span of a trace not yet decided starts and ends; returns the
+    probability (0.0 to 1.0) of keeping the whole trace. The trace is kept as soon as the answer beats the trace's
+    own random draw (fixed per trace id), else dropped when its root span ends. None: no tail sampling."""
+
+    @classmethod
+    def level_or_duration(
+        cls,
+        *,
+        head: float = 1.0,
+        level_threshold: LevelName | None = 'notice',
+        duration_threshold: float | None = 5.0,
+        background_rate: float = 0.0,
+    ) -> SamplingOptions:
+        """Keep every trace with a span at `level_threshold` or above, or lasting `duration_threshold` seconds.
+
+        Args:
+            head: The fraction of traces considered at all, decided when they start.
+            level_threshold: A trace with a span or log at this level or above is kept (None: level never keeps).
+            duration_threshold: A trace running this many seconds or longer is kept (None: duration never keeps).
+            background_rate: The fraction of the other traces kept, chosen by trace id.
+
+        Returns:
+            The sampling options to pass to `configure(sampling=...)`.
+
+        Example:
+            ```python
+            import logfire
+
+            logfire.configure(console=False, sampling=logfire.SamplingOptions.level_or_duration(background_rate=0.1))
+            ```
+        """
+        return cls(head=head, tail=LevelOrDuration(level_threshold, duration_threshold, background_rate))
 
 
 @dataclass(frozen=True)

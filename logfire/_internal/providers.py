@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from opentelemetry import metrics
@@ -55,8 +56,12 @@ def _metric_exporters(config: LogfireConfig) -> list[MetricExporter]:
     return metric_exporters(config)
 
 
-def build_pipeline(config: LogfireConfig) -> Pipeline:
-    """Build the providers and processors for `config`. Heavy modules are imported only when used."""
+def build_pipeline(config: LogfireConfig, export_processors: Sequence[SpanProcessor] = ()) -> Pipeline:
+    """Build the providers and processors for `config`. Heavy modules are imported only when used.
+
+    `export_processors` go where the OTLP batch processors go, after the console and behind tail sampling (for
+    tests and benchmarks that need to see what an exporter would get).
+    """
     settings = config.settings
     resource = build_resource(config)
     children: list[SpanProcessor] = list(settings.additional_span_processors)
@@ -64,10 +69,20 @@ def build_pipeline(config: LogfireConfig) -> Pipeline:
         from .exporters.console import ConsoleSpanProcessor
 
         children.append(ConsoleSpanProcessor(config.console))
+    export: list[SpanProcessor] = list(export_processors)
     if _wants_export(config):
         from .exporters.otlp import span_processor
 
-        children.extend(span_processor(config, exporter) for exporter in _span_exporters(config))
+        export.extend(span_processor(config, exporter) for exporter in _span_exporters(config))
+    if settings.sampling_tail is not None and export:
+        from .exporters.tail_sampling import tail_sampling_processor
+
+        tail = tail_sampling_processor(
+            export, settings.sampling_tail, shutdown_timeout_millis=settings.shutdown_timeout_millis
+        )
+        children.append(tail)
+    else:
+        children.extend(export)
     from .span_hooks import end_transforms, start_hooks
 
     # Scrubbing runs first at start (so hooks and `on_start` consumers see scrubbed values) and last at end.

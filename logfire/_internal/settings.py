@@ -260,6 +260,7 @@ class LogfireSettings(BaseSettings):
     ns_timestamp_generator: Callable[[], int] | None = Field(default=None, exclude=True)
     exception_callback: Callable[..., Any] | None = Field(default=None, exclude=True)
     console_output: TextStream = Field(default=None, exclude=True)
+    sampling_tail: Callable[..., Any] | None = Field(default=None, exclude=True)
 
     @field_validator('send_to_logfire', mode='before')
     @classmethod
