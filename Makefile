@@ -15,7 +15,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON ?= python3
 # The project's extras installed for run, test, lint, docs and bench.
-EXTRAS := asgi fastapi httpx requests starlette
+EXTRAS := asgi asyncpg fastapi httpx psycopg redis requests sqlalchemy sqlite3 starlette system-metrics
 
 # The lowest versions the pyproject declares, on the lowest Python it declares.
 PY_LOWEST ?= $(shell for p in $(HOME)/.pyenv/versions/3.10*/bin/python3.10 $$(command -v python3.10); do "$$p" -c '' 2>/dev/null && echo "$$p" && break; done)

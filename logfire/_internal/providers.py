@@ -68,14 +68,15 @@ def build_pipeline(config: LogfireConfig) -> Pipeline:
         from .exporters.otlp import span_processor
 
         children.extend(span_processor(config, exporter) for exporter in _span_exporters(config))
-    from .span_hooks import end_transforms, start_hooks
+    from .span_hooks import after_scrub_transforms, end_transforms, start_hooks
 
-    # Scrubbing runs first at start (so hooks and `on_start` consumers see scrubbed values) and last at end.
+    # Scrubbing runs first at start (so hooks and `on_start` consumers see scrubbed values), and at end before the
+    # transforms that make messages from scrubbed values.
     scrubber = config.scrubber
     root = RootSpanProcessor(
         children,
         start_hooks(config),
-        [*end_transforms(config), scrubber.scrub_ended_span],
+        [*end_transforms(config), scrubber.scrub_ended_span, *after_scrub_transforms(config)],
         start_scrub=scrubber.scrub_started_span,
         scrubber=scrubber,
     )
