@@ -47,8 +47,13 @@ def instrument(
     if not given:
         instrumentor = SQLAlchemyInstrumentor()
         if not instrumentor.is_instrumented_by_opentelemetry:
+            # Its declared range ends before SQLAlchemy 2.1, whose engines it traces all the same (tested here):
+            # without `skip_dep_check` it would log a line and trace nothing.
             instrumentor.instrument(
-                tracer_provider=providers.tracer_provider, meter_provider=providers.meter_provider, **options
+                tracer_provider=providers.tracer_provider,
+                meter_provider=providers.meter_provider,
+                skip_dep_check=True,
+                **options,
             )
         return
     tracer = providers.tracer_provider.get_tracer(_SCOPE, __version__)
