@@ -2,7 +2,8 @@
 
 Run it with `python examples/fastapi_app.py` and open http://127.0.0.1:8000/users/42: the console shows the
 request span `GET /users/42` (named `GET /users/{user_id}`), with the parsed arguments on it, the span made
-inside the endpoint and, inside that, the sqlite3 query `SELECT name FROM users WHERE id = ?`. `/health` is excluded; `/users/abc` is a 422 at warning level, with the validation error.
+inside the endpoint and, inside that, the sqlite3 query `SELECT name FROM users WHERE id = ?`. `/health` is
+excluded; `/users/abc` is a 422 at warning level, with the validation error.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +57,7 @@ class Postgres:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[Postgres | str]:
+def postgres_server() -> Generator[Postgres | str]:
     """A running cluster, or the reason there is none."""
     bindir = find_postgres_bin()
     if bindir is None:
@@ -110,7 +110,7 @@ def postgres_server() -> Iterator[Postgres | str]:
 
 
 @contextlib.contextmanager
-def redis_server() -> Iterator[int | str]:
+def redis_server() -> Generator[int | str]:
     """The port of a running redis-server, or the reason there is none."""
     binary = shutil.which('redis-server')
     if binary is None:

@@ -1,4 +1,4 @@
-"""Running a database story in a fresh interpreter (instrumentation patches drivers process-wide) and reading its spans."""
+"""Running a database story in a fresh interpreter (instrumentation patches drivers process-wide); its spans."""
 
 from __future__ import annotations
 

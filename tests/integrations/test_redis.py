@@ -37,7 +37,9 @@ def test_commands_nest_under_the_current_span_without_their_values(redis_port: i
 
 
 def test_capture_statement_records_values_but_scrubs_a_secret_looking_command(redis_port: int) -> None:
-    spans, output = run_story('logfire.instrument_redis(capture_statement=True)\n' + COMMANDS, REDIS_PORT=str(redis_port))
+    spans, output = run_story(
+        'logfire.instrument_redis(capture_statement=True)\n' + COMMANDS, REDIS_PORT=str(redis_port)
+    )
     assert [s.message for s in db_spans(spans)] == [
         "SET 'user:1' 'the-value-ada'",
         'SET ? ?',  # `session` matched: every value of the command goes

@@ -44,7 +44,9 @@ def test_full_adds_everything_and_config_picks_metrics(receiver: OTLPReceiver) -
 
 
 def test_config_alone_records_only_what_it_names(receiver: OTLPReceiver) -> None:
-    names = exported_metric_names(receiver, "logfire.instrument_system_metrics({'process.memory.usage': None}, base=None)")
+    names = exported_metric_names(
+        receiver, "logfire.instrument_system_metrics({'process.memory.usage': None}, base=None)"
+    )
     assert names == {'process.memory.usage'}
 
 

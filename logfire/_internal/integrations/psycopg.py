@@ -47,10 +47,14 @@ def instrument(
         return
     if getattr(conn_or_module, _INSTRUMENTED, False):
         return
-    capture = options.pop('capture_parameters', False)
-    if capture:
+    if options.get('capture_parameters'):
         raise TypeError('capture_parameters is only supported when instrumenting every connection (no argument)')
-    PsycopgInstrumentor.instrument_connection(conn_or_module, tracer_provider=providers.tracer_provider, **options)
+    PsycopgInstrumentor.instrument_connection(
+        conn_or_module,  # pyright: ignore[reportArgumentType]  (either kind of connection, one at a time)
+        tracer_provider=providers.tracer_provider,
+        enable_commenter=options.get('enable_commenter', False),
+        commenter_options=options.get('commenter_options'),
+    )
 
 
 _INSTRUMENTED = '_is_instrumented_by_opentelemetry'

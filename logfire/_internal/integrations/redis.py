@@ -41,7 +41,7 @@ def instrument(
     request_hook = options.get('request_hook')
     if capture_statement:
         request_hook = _capturing(request_hook)
-    instrumentor.instrument(
+    instrumentor.instrument(  # pyright: ignore[reportUnknownMemberType]
         tracer_provider=providers.tracer_provider, request_hook=request_hook, response_hook=options.get('response_hook')
     )
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
-from opentelemetry.instrumentation.sqlalchemy.version import __version__
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor  # pyright: ignore[reportMissingTypeStubs]
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer  # pyright: ignore[reportMissingTypeStubs]
+from opentelemetry.instrumentation.sqlalchemy.version import __version__  # pyright: ignore[reportMissingTypeStubs]
 from sqlalchemy.engine import Engine
 from typing_extensions import TypedDict, Unpack
 

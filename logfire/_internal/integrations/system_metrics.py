@@ -11,8 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, Literal
 
 import psutil
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # pyright: ignore[reportMissingTypeStubs]
-from opentelemetry.instrumentation.system_metrics import _DEFAULT_CONFIG, SystemMetricsInstrumentor  # pyright: ignore[reportPrivateUsage]
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.system_metrics import (
+    _DEFAULT_CONFIG,  # pyright: ignore[reportPrivateUsage]  (what 'full' is: the instrumentation's own default)
+    SystemMetricsInstrumentor,
+)
 from opentelemetry.metrics import CallbackOptions, Observation
 
 if TYPE_CHECKING:
