@@ -16,6 +16,10 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON ?= python3
 # The project's extras installed for run, test, lint, docs and bench.
 EXTRAS := asgi asyncpg fastapi httpx psycopg redis requests sqlalchemy sqlite3 starlette system-metrics
+empty :=
+comma := ,
+# The same, as pip spells them: `.[asgi,asyncpg,...]`.
+EXTRAS_LIST := $(subst $(empty) $(empty),$(comma),$(strip $(EXTRAS)))
 
 # The lowest versions the pyproject declares, on the lowest Python it declares.
 PY_LOWEST ?= $(shell for p in $(HOME)/.pyenv/versions/3.10*/bin/python3.10 $$(command -v python3.10); do "$$p" -c '' 2>/dev/null && echo "$$p" && break; done)
@@ -47,7 +51,7 @@ lock: | $(UV)
 ## The suite against the newest versions the pyproject allows (not the lock), to see upgrades coming.
 test-latest: | $(UV)
 	$(UV) venv --quiet --allow-existing .venv-latest
-	$(UV) pip install --quiet --python .venv-latest --upgrade -e '.[$(EXTRAS)]' --group dev
+	$(UV) pip install --quiet --python .venv-latest --upgrade -e '.[$(EXTRAS_LIST)]' --group dev
 	.venv-latest/bin/python -m pytest -p no:randomly
 
 ## The suite against the lowest versions the pyproject declares for logfire's own dependencies,
@@ -57,7 +61,7 @@ test-lowest: | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PY_LOWEST) .venv-lowest
 	$(UV) export --quiet --frozen --no-hashes --no-emit-project --no-header --only-group test \
 		| grep -v -E '^(opentelemetry-|protobuf|importlib-metadata|typing-extensions|zipp|pydantic|rich|executing)' > .venv-lowest/test-tools.txt
-	$(UV) pip install --quiet --python .venv-lowest --resolution lowest-direct -e '.[$(EXTRAS)]' \
+	$(UV) pip install --quiet --python .venv-lowest --resolution lowest-direct -e '.[$(EXTRAS_LIST)]' \
 		-r .venv-lowest/test-tools.txt
 	.venv-lowest/bin/python -m pytest -q
 
