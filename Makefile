@@ -15,7 +15,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON ?= python3
 # The project's extras installed for run, test, lint, docs and bench.
-EXTRAS := asgi fastapi httpx requests starlette
+EXTRAS := asgi asyncpg fastapi httpx psycopg redis requests sqlalchemy sqlite3 starlette system-metrics
 empty :=
 comma := ,
 PIP_EXTRAS := $(subst $(empty) $(empty),$(comma),$(strip $(EXTRAS)))

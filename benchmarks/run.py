@@ -41,6 +41,7 @@ class Case:
 def _cases() -> list[Case]:
     from .asgi import asgi_case
     from .clients import executor_case, httpx_case
+    from .databases import psycopg_case
     from .export import export_case
     from .fastapi import fastapi_case
     from .processes import memory_case, startup_case
@@ -57,6 +58,7 @@ def _cases() -> list[Case]:
         Case('asgi_request', asgi_case, Budget(1.05)),
         Case('fastapi_request', fastapi_case, Budget(1.10)),
         Case('httpx_request', httpx_case, Budget(1.10)),
+        Case('psycopg_query', psycopg_case, Budget(1.10)),
         Case('executor_submit', executor_case, Budget(2.0, 'max_extra')),
         Case('import_configure', startup_case, Budget(1.3)),
         Case('export', export_case, Budget(0.9, 'min_ratio')),

@@ -41,10 +41,16 @@ fatal = DEFAULT_LOGFIRE_INSTANCE.fatal
 exception = DEFAULT_LOGFIRE_INSTANCE.exception
 instrument = DEFAULT_LOGFIRE_INSTANCE.instrument
 instrument_asgi = DEFAULT_LOGFIRE_INSTANCE.instrument_asgi
+instrument_asyncpg = DEFAULT_LOGFIRE_INSTANCE.instrument_asyncpg
 instrument_fastapi = DEFAULT_LOGFIRE_INSTANCE.instrument_fastapi
 instrument_httpx = DEFAULT_LOGFIRE_INSTANCE.instrument_httpx
+instrument_psycopg = DEFAULT_LOGFIRE_INSTANCE.instrument_psycopg
+instrument_redis = DEFAULT_LOGFIRE_INSTANCE.instrument_redis
 instrument_requests = DEFAULT_LOGFIRE_INSTANCE.instrument_requests
+instrument_sqlalchemy = DEFAULT_LOGFIRE_INSTANCE.instrument_sqlalchemy
+instrument_sqlite3 = DEFAULT_LOGFIRE_INSTANCE.instrument_sqlite3
 instrument_starlette = DEFAULT_LOGFIRE_INSTANCE.instrument_starlette
+instrument_system_metrics = DEFAULT_LOGFIRE_INSTANCE.instrument_system_metrics
 with_tags = DEFAULT_LOGFIRE_INSTANCE.with_tags
 with_settings = DEFAULT_LOGFIRE_INSTANCE.with_settings
 suppress_instrumentation = DEFAULT_LOGFIRE_INSTANCE.suppress_instrumentation
@@ -81,10 +87,16 @@ __all__ = [
     'info',
     'instrument',
     'instrument_asgi',
+    'instrument_asyncpg',
     'instrument_fastapi',
     'instrument_httpx',
+    'instrument_psycopg',
+    'instrument_redis',
     'instrument_requests',
+    'instrument_sqlalchemy',
+    'instrument_sqlite3',
     'instrument_starlette',
+    'instrument_system_metrics',
     'log',
     'loguru_handler',
     'metric_counter',

@@ -54,10 +54,25 @@ def _example_id(example: CodeExample) -> str:
 def undo_process_wide_patches() -> Iterator[None]:
     """Examples may instrument every httpx client or requests session, or configure() thread pools: undo that."""
     yield
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor  # pyright: ignore[reportMissingTypeStubs]
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor  # pyright: ignore[reportMissingTypeStubs]
+    from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
+    from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
 
-    for instrumentor in (HTTPXClientInstrumentor(), RequestsInstrumentor()):
+    for instrumentor in (
+        HTTPXClientInstrumentor(),
+        RequestsInstrumentor(),
+        AsyncPGInstrumentor(),
+        PsycopgInstrumentor(),
+        RedisInstrumentor(),
+        SQLAlchemyInstrumentor(),
+        SQLite3Instrumentor(),
+        SystemMetricsInstrumentor(),
+    ):
         if instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.uninstrument()
     carry_context_into_thread_pools(carries_context_before)

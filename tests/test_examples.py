@@ -64,7 +64,11 @@ def test_the_fastapi_example_traces_requests_under_uvicorn() -> None:
         with UvicornServer('fastapi_app:app', cwd=ROOT / 'examples', env=env) as server:
             assert httpx.get(f'{server.url}/health', timeout=5).json() == 'ok'
             assert httpx.get(f'{server.url}/users/42', timeout=5).json() == {'id': 42, 'name': 'user-42'}
-            spans = receiver.wait_for_spans(2)
-    assert sorted(s.name for s in spans) == ['GET /users/{user_id}', 'loading user {user_id}']
+            spans = receiver.wait_for_spans(3)
+    assert sorted(s.name for s in spans) == ['GET /users/{user_id}', 'SELECT', 'loading user {user_id}']
     [request] = [s for s in spans if s.name == 'GET /users/{user_id}']
     assert request.attributes['fastapi.arguments.values'] == '{"user_id":42}'
+    [loading] = [s for s in spans if s.name == 'loading user {user_id}']
+    [query] = [s for s in spans if s.name == 'SELECT']
+    assert query.attributes['logfire.msg'] == 'SELECT name FROM users WHERE id = ?'
+    assert (loading.parent_span_id, query.parent_span_id) == (request.span_id, loading.span_id)

@@ -28,6 +28,7 @@ from .scrub_patterns import (
     URL_KEYS,
     marker,
 )
+from .statement_scrubbing import STATEMENT_KEYS, without_literals
 
 _MARKER_SAFE: Final = "[]' "  # keep markers readable inside URLs
 _MAX_CACHED_KEYS: Final = 5000
@@ -241,6 +242,23 @@ class AttributeScrubber:
             return value
         return urlunsplit(parts._replace(query=self._scrub_query(key, parts.query, result)))
 
+    def _scrub_statement(self, key: str, value: str, result: _Result) -> str:
+        """A database statement that looks secret loses its literal values, not its text (`statement_scrubbing`)."""
+        if value.startswith(MARKER_PREFIX):
+            return value
+        match = self._search(value)
+        if match is None:
+            return value
+        label = self._label(value)
+        redacted, new = self._decide((key,), value, match, label)
+        if not redacted:
+            return str(new)
+        scrubbed = without_literals(value)
+        if scrubbed == value:  # only names matched: parameters are never recorded, so its values are its literals
+            return value
+        result.scrubbed.append({'path': ['attributes', key], 'matched_substring': label})
+        return scrubbed
+
     def _scrub_query(self, key: str, query: str, result: _Result) -> str:
         pairs = parse_qsl(query, keep_blank_values=True)
         changed = False
@@ -290,6 +308,8 @@ class AttributeScrubber:
             return value
         if key in URL_KEYS:
             return self._scrub_url(key, value, result) if isinstance(value, str) else value
+        if key in STATEMENT_KEYS and isinstance(value, str):
+            return self._scrub_statement(key, value, result)
         if key in SAFE_KEYS or key.startswith(SAFE_PREFIXES):
             return value
         key_match = self._key_match(key)

@@ -32,6 +32,7 @@ from .errors import report_internal_error
 from .exporters.processors import SPAN_NOTES, start_noted
 from .formatting import format_message, inspect_fstring
 from .http_spans import HTTP_STATUS_CODE
+from .instrument_db_methods import DatabaseInstrumentMethods
 from .instrument_methods import InstrumentMethods
 from .levels import level_number_or_warn
 from .metric_methods import MetricMethods
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from .scrubbing import Scrubber
 
 
-class Logfire(InstrumentMethods, MetricMethods):
+class Logfire(InstrumentMethods, DatabaseInstrumentMethods, MetricMethods):
     """The logfire API: spans, logs, metrics and integrations, over one shared configuration.
 
     Instances are cheap views: `with_tags()` and `with_settings()` return new ones that share the

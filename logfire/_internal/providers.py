@@ -83,14 +83,15 @@ def build_pipeline(config: LogfireConfig, export_processors: Sequence[SpanProces
         children.append(tail)
     else:
         children.extend(export)
-    from .span_hooks import end_transforms, start_hooks
+    from .span_hooks import after_scrub_transforms, end_transforms, start_hooks
 
-    # Scrubbing runs first at start (so hooks and `on_start` consumers see scrubbed values) and last at end.
+    # Scrubbing runs first at start (so hooks and `on_start` consumers see scrubbed values), and at end before the
+    # transforms that make messages from scrubbed values.
     scrubber = config.scrubber
     root = RootSpanProcessor(
         children,
         start_hooks(config),
-        [*end_transforms(config), scrubber.scrub_ended_span],
+        [*end_transforms(config), scrubber.scrub_ended_span, *after_scrub_transforms(config)],
         start_scrub=scrubber.scrub_started_span,
         scrubber=scrubber,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .db_spans import set_db_message
 from .http_spans import set_http_level, set_http_message
 
 if TYPE_CHECKING:
@@ -30,3 +31,12 @@ def end_transforms(config: LogfireConfig) -> list[EndTransform]:
     `set_http_level` levels HTTP spans from their final status code (5xx error, 4xx warn).
     """
     return [set_http_level]
+
+
+def after_scrub_transforms(config: LogfireConfig) -> list[EndTransform]:
+    """Transforms applied to every ended span after the scrubber, in order: they derive values from scrubbed ones.
+
+    `set_db_message` gives a database span its statement as `logfire.msg` (which scrubbing never looks at, so it is
+    made from the scrubbed statement) and a failed query level error.
+    """
+    return [set_db_message]

@@ -68,6 +68,31 @@ INTEGRATIONS: Final = _table(
     Integration(
         'requests', 'requests', {'opentelemetry.instrumentation.requests': 'opentelemetry-instrumentation-requests'}
     ),
+    Integration(
+        'sqlalchemy',
+        'sqlalchemy',
+        {'opentelemetry.instrumentation.sqlalchemy': 'opentelemetry-instrumentation-sqlalchemy'},
+    ),
+    Integration(
+        'psycopg',
+        'psycopg',
+        {'opentelemetry.instrumentation.psycopg': 'opentelemetry-instrumentation-psycopg'},
+    ),
+    Integration(
+        'asyncpg', 'asyncpg', {'opentelemetry.instrumentation.asyncpg': 'opentelemetry-instrumentation-asyncpg'}
+    ),
+    Integration(
+        'sqlite3', 'sqlite3', {'opentelemetry.instrumentation.sqlite3': 'opentelemetry-instrumentation-sqlite3'}
+    ),
+    Integration('redis', 'redis', {'opentelemetry.instrumentation.redis': 'opentelemetry-instrumentation-redis'}),
+    Integration(
+        'system_metrics',
+        'system-metrics',
+        {
+            'opentelemetry.instrumentation.system_metrics': 'opentelemetry-instrumentation-system-metrics',
+            'psutil': 'psutil',
+        },
+    ),
 )
 """Every integration, by name. Adding one is a line here, its module and its facade in `instrument_methods.py`."""
 
