@@ -366,6 +366,7 @@ def test_unidentified_call_warns_and_returns_none(monkeypatch: pytest.MonkeyPatc
         assert inspect(f'{nothing_found}') is None
 
 
+@needs_fstring_inspection
 def test_two_fstring_logs_on_one_line_each_get_their_own_template_and_attributes(capfire: CaptureLogfire) -> None:
     user, order = 'ada', 42
 
