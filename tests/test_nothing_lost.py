@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,6 +85,40 @@ def finish(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[str, str]:
 # ---- SIGTERM ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize('collector', ['answers 500', 'answers 500 slowly'])
+def test_sigterm_while_the_collector_fails_keeps_every_unconfirmed_payload_for_the_next_run(
+    rx: OTLPReceiver, tmp_path: Path, collector: str
+) -> None:
+    rx.respond_with(500)
+    if collector == 'answers 500 slowly':
+        rx.stall(8)  # a request is in flight when the signal lands, and outlives the exit budget
+    code = script("""
+        for i in range(30):
+            logfire.info('first run {i}', i=i)
+        time.sleep(0.5)  # the first batch is on the wire (quick start), the rest waits in memory
+        print('ready', flush=True)
+        time.sleep(60)
+    """)
+    first = start(code, otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='1000'))
+    wait_for_line(first, 'ready')
+    time.sleep(0.5)
+    first.send_signal(signal.SIGTERM)
+    _, stderr = finish(first)
+    assert first.returncode == -signal.SIGTERM, stderr
+    assert queued_files(tmp_path), stderr
+    assert rx.spans() == []  # nothing was confirmed by a 2xx
+
+    rx.stall(0)
+    rx.respond_with(200)
+    second = run_python(script("logfire.info('second run')"), env=otel_env(rx, tmp_path))
+    assert second.returncode == 0, second.stderr
+
+    spans = rx.wait_for_spans(31, timeout=30)
+    assert names(spans) == sorted(['first run {i}'] * 30 + ['second run']), stderr
+    assert sorted(s.attributes['i'] for s in spans if 'i' in s.attributes) == list(range(30))
+    assert queued_files(tmp_path) == []
+
+
 def test_sigterm_while_a_forked_worker_holds_the_batch_lock_loses_nothing(rx: OTLPReceiver, tmp_path: Path) -> None:
     code = script("""
         import multiprocessing
@@ -110,3 +145,31 @@ def test_sigterm_while_a_forked_worker_holds_the_batch_lock_loses_nothing(rx: OT
     assert outcome['exitcode'] == -signal.SIGTERM  # it still dies of the signal
     spans = rx.wait_for_spans(1, timeout=30)
     assert [(s.name, s.attributes['pid']) for s in spans] == [('child {pid}', outcome['pid'])]
+
+
+# ---- a slow collector at exit -----------------------------------------------------------------------
+
+
+def test_a_payload_whose_2xx_arrived_after_the_exit_deadline_is_not_sent_again(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    rx.stall(3, times=1)  # answers 200, but only after the 1 s exit budget
+    code = (
+        'import atexit, time\n'
+        'atexit.register(time.sleep, 6)  # other exit work keeps the process alive until the 200 arrives\n'
+        + script("""
+        for i in range(5):
+            logfire.info('slow {i}', i=i)
+    """)
+    )
+    first = run_python(code, env=otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='1000'))
+    assert first.returncode == 0, first.stderr
+    assert names(rx.spans()) == ['slow {i}'] * 5  # the collector did receive them, and said so in time
+    assert queued_files(tmp_path) == [], first.stderr
+
+    second = run_python(script("logfire.info('second run')"), env=otel_env(rx, tmp_path))
+    assert second.returncode == 0, second.stderr
+
+    rx.wait_for_spans(6, timeout=30)
+    time.sleep(0.5)
+    assert names(rx.spans()) == ['second run'] + ['slow {i}'] * 5  # nothing was sent twice
