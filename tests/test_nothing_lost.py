@@ -173,3 +173,25 @@ def test_a_payload_whose_2xx_arrived_after_the_exit_deadline_is_not_sent_again(
     rx.wait_for_spans(6, timeout=30)
     time.sleep(0.5)
     assert names(rx.spans()) == ['second run'] + ['slow {i}'] * 5  # nothing was sent twice
+
+
+# ---- fork -------------------------------------------------------------------------------------------
+
+
+def test_what_the_export_threads_need_is_imported_by_configure_so_a_fork_cannot_poison_it(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    # A fork() while a thread was inside the first import of the encoder left its import lock held for good in
+    # the child: the child's export thread hung on it, and the child's spans were lost (under load, when the
+    # first export was still importing when the program forked).
+    code = script("""
+        modules = [
+            'opentelemetry.exporter.otlp.proto.common.trace_encoder',
+            'opentelemetry.exporter.otlp.proto.common.metrics_encoder',
+            'requests',
+        ]
+        print(json.dumps([m for m in modules if m not in sys.modules]))
+    """)
+    result = run_python(code, env=otel_env(rx, tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
