@@ -175,6 +175,40 @@ def test_a_payload_whose_2xx_arrived_after_the_exit_deadline_is_not_sent_again(
     assert names(rx.spans()) == ['second run'] + ['slow {i}'] * 5  # nothing was sent twice
 
 
+# ---- metrics at exit --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('collector', ['healthy', 'hung'])
+def test_metrics_are_collected_and_exported_once_at_exit(rx: OTLPReceiver, tmp_path: Path, collector: str) -> None:
+    if collector == 'hung':
+        rx.stall(20)
+    code = script("""
+        from opentelemetry.metrics import Observation
+
+        calls = []
+
+        def callback(options):
+            calls.append(1)
+            print('callback', flush=True)
+            yield Observation(len(calls))
+
+        logfire.metric_gauge_callback('callback_calls', [callback])
+        logfire.metric_counter('orders').add(3)
+    """)
+    result = run_python(code, env=otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='1000'))
+    assert result.returncode == 0, result.stderr
+
+    assert result.stdout.split() == ['callback']
+    if collector == 'hung':
+        (kept,) = queued_files(tmp_path, 'metrics')  # one payload, kept for the next run
+        assert kept.name.split('.')[0].endswith('-2')  # of 2 metrics
+        return
+    requests = [r for r in rx.requests if r.path == '/v1/metrics']
+    assert len(requests) == 1
+    values = {m.name: [p.value for p in m.data_points] for m in rx.metrics()}
+    assert values == {'callback_calls': [1], 'orders': [3]}
+
+
 # ---- fork -------------------------------------------------------------------------------------------
 
 
