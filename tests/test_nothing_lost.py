@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from logfire._internal.exporters.valid_utf8 import MAX_VALUE_CHARS
+
 from .conftest import ROOT, clean_env, run_python
 from .otlp_receiver import OTLPReceiver, ReceivedSpan
 
@@ -173,6 +175,35 @@ def test_a_payload_whose_2xx_arrived_after_the_exit_deadline_is_not_sent_again(
     rx.wait_for_spans(6, timeout=30)
     time.sleep(0.5)
     assert names(rx.spans()) == ['second run'] + ['slow {i}'] * 5  # nothing was sent twice
+
+
+# ---- one huge value ---------------------------------------------------------------------------------
+
+
+def test_one_huge_value_is_cut_and_the_log_still_arrives(rx: OTLPReceiver, tmp_path: Path) -> None:
+    code = script(
+        """
+        logfire.info('big', blob='x' * 10_000_000)
+        logfire.info('huge message ' + 'y' * 3_000_000)
+        logfire.info('small', blob='z' * 1000)
+    """,
+        configure='console=False, inspect_arguments=False, scrubbing=False',
+    )
+    result = run_python(code, env=otel_env(rx, tmp_path))
+    assert result.returncode == 0, result.stderr
+
+    spans = {s.name[:20]: s for s in rx.wait_for_spans(3, timeout=30)}
+    assert warnings_in(result.stderr) == []
+    big = spans['big'].attributes
+    assert big['blob'] == 'x' * (MAX_VALUE_CHARS - 1) + '…'
+    assert big['logfire.truncated'] is True
+    huge = spans['huge message ' + 'y' * 7]
+    assert len(huge.name) == MAX_VALUE_CHARS and huge.name.endswith('…')
+    assert huge.attributes['logfire.msg'] == huge.name
+    assert huge.attributes['logfire.truncated'] is True
+    small = spans['small'].attributes
+    assert small['blob'] == 'z' * 1000
+    assert 'logfire.truncated' not in small
 
 
 # ---- metrics at exit --------------------------------------------------------------------------------
