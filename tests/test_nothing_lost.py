@@ -42,7 +42,8 @@ def otel_env(rx: OTLPReceiver, tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def queued_files(tmp_path: Path, signal_name: str = 'traces') -> list[Path]:
-    return sorted((tmp_path / 'data' / 'export-queue').glob(f'{signal_name}-*/*.otlp'))
+    """The payload files in the disk queue, including any a sender had claimed when its process died."""
+    return sorted((tmp_path / 'data' / 'export-queue').glob(f'{signal_name}-*/*.otlp*'))
 
 
 def warnings_in(stderr: str) -> list[str]:
@@ -162,6 +163,7 @@ def test_a_payload_whose_2xx_arrived_after_the_exit_deadline_is_not_sent_again(
         + script("""
         for i in range(5):
             logfire.info('slow {i}', i=i)
+        time.sleep(1)  # the request is on the wire (quick start), waiting for its answer
     """)
     )
     first = run_python(code, env=otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='1000'))
@@ -211,8 +213,10 @@ def test_one_huge_value_is_cut_and_the_log_still_arrives(rx: OTLPReceiver, tmp_p
 
 @pytest.mark.parametrize('collector', ['healthy', 'hung'])
 def test_metrics_are_collected_and_exported_once_at_exit(rx: OTLPReceiver, tmp_path: Path, collector: str) -> None:
+    extra: dict[str, str] = {}
     if collector == 'hung':
         rx.stall(20)
+        extra['LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS'] = '1000'
     code = script("""
         from opentelemetry.metrics import Observation
 
@@ -226,7 +230,7 @@ def test_metrics_are_collected_and_exported_once_at_exit(rx: OTLPReceiver, tmp_p
         logfire.metric_gauge_callback('callback_calls', [callback])
         logfire.metric_counter('orders').add(3)
     """)
-    result = run_python(code, env=otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='1000'))
+    result = run_python(code, env=otel_env(rx, tmp_path, **extra))
     assert result.returncode == 0, result.stderr
 
     assert result.stdout.split() == ['callback']

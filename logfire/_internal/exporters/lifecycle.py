@@ -198,10 +198,8 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     if callable(previous):
         # With a handler of its own (uvicorn's), the program decides when to end, and open spans may still end
         # normally: only flush, and let the program's handler act at once; the exit hooks flush again.
-        _start(flush_participants)
+        _sigterm_flush = _start(flush_participants)
         previous(signum, frame)
-        return
-    if _sigterm_flush is not None:
         return
     # The default action: the process is about to die, so end open spans too, then die of SIGTERM as the
     # process would have without us. A second SIGTERM meanwhile kills it at once.
@@ -222,7 +220,7 @@ def _flush_then_die() -> None:
 
 
 def await_sigterm_flush() -> None:
-    """At exit, if a SIGTERM arrived: let its flush finish (it then ends the process with the signal)."""
+    """At exit, if a SIGTERM arrived: let its flush finish (with the default action, it then ends the process)."""
     thread = _sigterm_flush
     if thread is not None and thread is not threading.current_thread():
         thread.join(_budget_millis / 1000 + 1.0)
