@@ -200,9 +200,11 @@ def test_oversized_batches_are_split_and_a_single_huge_span_is_dropped_with_a_wa
         tracer = trace.get_tracer('big')
         for i in range(8):
             with tracer.start_as_current_span(f'big {i}') as span:
-                span.set_attribute('blob', 'x' * 1_000_000)
-        with tracer.start_as_current_span('huge') as span:
-            span.set_attribute('blob', 'y' * 5_500_000)
+                for k in range(10):
+                    span.set_attribute(f'blob {k}', 'x' * 100_000)
+        with tracer.start_as_current_span('huge') as span:  # each value fits, all of them do not
+            for k in range(55):
+                span.set_attribute(f'blob {k}', 'y' * 100_000)
         logfire.info('small')
     """,
         configure='console=False, inspect_arguments=False, scrubbing=False',

@@ -47,7 +47,9 @@ class Pipeline:
 
         def run() -> None:
             with handle_internal_errors('pipeline shutdown'):
-                ok = self.force_flush(timeout_millis - reserve) if flush else True
+                # Spans only: shutting the meter provider down collects and exports metrics one last time, and a
+                # flush before it would export them twice (and run the callbacks twice).
+                ok = self.tracer_provider.force_flush(timeout_millis - reserve) if flush else True
                 self.tracer_provider.shutdown()
                 if isinstance(self.meter_provider, MeterProvider):
                     remaining = int((deadline - time.monotonic()) * 1000)

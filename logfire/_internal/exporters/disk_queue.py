@@ -98,8 +98,16 @@ class DiskQueue:
         Raises:
             OSError: The directory or file cannot be written.
         """
+        return self.store(payload)[1]
+
+    def store(self, payload: Payload) -> tuple[str | None, int]:
+        """Store `payload`: the name of its file (None if it alone exceeds the cap), and the items dropped.
+
+        Raises:
+            OSError: The directory or file cannot be written.
+        """
         if payload.size > self.max_bytes:
-            return payload.items
+            return None, payload.items
         self._ensure_directory()
         with self._lock:
             self._seq += 1
@@ -116,7 +124,14 @@ class DiskQueue:
         for victim in victims:
             if self._remove(self.directory / victim.name):
                 dropped += victim.items
-        return dropped
+        kept = all(victim.name != name for victim in victims)
+        return (name if kept else None), dropped
+
+    def discard(self, name: str) -> None:
+        """Delete a stored payload that is no longer needed (delivered meanwhile), unless a sender claimed it."""
+        with self._lock:
+            self._entries.pop(name, None)
+        self._remove(self.directory / name)
 
     def _over_cap_locked(self) -> list[_Entry]:
         total = self._claimed_bytes + sum(entry.size for entry in self._entries.values())

@@ -5,8 +5,11 @@
   `logfire`'s own exit hook runs; this module's hook is registered later, so it runs first.
 - A `multiprocessing` child forked from a configured parent leaves through `os._exit()`, which skips
   `atexit`; a `multiprocessing` finalizer ends and flushes its spans instead.
-- On SIGTERM, finished spans are flushed before the previous handler runs (uvicorn's, which shuts down and
-  then re-raises the signal with the default action, or the default action itself).
+- On SIGTERM, a thread flushes finished spans and keeps what it cannot send on disk. The handler itself never
+  waits for it: the interrupted frame may hold a lock the flush needs (a forked worker inside its exit flush when
+  `Pool.terminate()` signals it). With a previous handler of its own (uvicorn's), that handler runs at once; with
+  the default action, the handler returns and the thread ends the process with SIGTERM once the flush is done
+  (within the shutdown budget), or the process ends on its own first, after its exit hooks waited for the thread.
 """
 
 from __future__ import annotations
@@ -114,12 +117,23 @@ def _end_and_flush() -> None:
     flush_participants()
 
 
-atexit.register(end_open_spans)
+def _at_exit() -> None:
+    await_sigterm_flush()
+    end_open_spans()
+
+
+def _child_exit() -> None:
+    await_sigterm_flush()
+    _end_and_flush()
+
+
+atexit.register(_at_exit)
 
 
 def _after_fork_in_child() -> None:
-    global _participants_lock
+    global _participants_lock, _sigterm_flush
     _participants_lock = threading.Lock()
+    _sigterm_flush = None  # the parent's
     _register_multiprocessing_finalizer()
 
 
@@ -143,7 +157,7 @@ _ANCHOR = _Anchor()
 def _add_finalizer(anchor: _Anchor) -> None:
     import multiprocessing.util
 
-    multiprocessing.util.Finalize(anchor, _end_and_flush, exitpriority=100)
+    multiprocessing.util.Finalize(anchor, _child_exit, exitpriority=100)
 
 
 if hasattr(os, 'register_at_fork'):
@@ -172,18 +186,41 @@ def _install_sigterm_handler() -> None:
     _installed = True
 
 
+_sigterm_flush: threading.Thread | None = None
+"""The thread flushing after a SIGTERM, if one arrived."""
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    global _sigterm_flush
     previous = _previous_handler
-    # With a handler of its own (uvicorn's), the program decides when to end, and open spans may still end
-    # normally: only flush. Otherwise the process is about to die: end open spans too.
-    work = flush_participants if callable(previous) else _end_and_flush
-    with handle_internal_errors('flush on SIGTERM'):
-        # In a thread, and without taking any lock here: this handler may have interrupted code of ours
-        # that holds one.
-        run_bounded(work, _budget_millis / 1000 + 0.5, 'logfire-sigterm')
+    # This handler may have interrupted code of ours that holds a lock the flush needs: the flush runs in a
+    # thread, and the handler never waits for it, so the interrupted frame goes on and releases the lock.
     if callable(previous):
+        # With a handler of its own (uvicorn's), the program decides when to end, and open spans may still end
+        # normally: only flush, and let the program's handler act at once; the exit hooks flush again.
+        _sigterm_flush = _start(flush_participants)
         previous(signum, frame)
         return
-    # The default action: die of SIGTERM, as the process would have without us.
+    # The default action: the process is about to die, so end open spans too, then die of SIGTERM as the
+    # process would have without us. A second SIGTERM meanwhile kills it at once.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.raise_signal(signal.SIGTERM)
+    _sigterm_flush = _start(_flush_then_die)
+
+
+def _start(work: Callable[[], None]) -> threading.Thread:
+    thread = threading.Thread(target=work, name='logfire-sigterm', daemon=True)
+    thread.start()
+    return thread
+
+
+def _flush_then_die() -> None:
+    with handle_internal_errors('flush on SIGTERM'):
+        run_bounded(_end_and_flush, _budget_millis / 1000 + 0.5, 'logfire-sigterm-flush')
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def await_sigterm_flush() -> None:
+    """At exit, if a SIGTERM arrived: let its flush finish (with the default action, it then ends the process)."""
+    thread = _sigterm_flush
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(_budget_millis / 1000 + 1.0)

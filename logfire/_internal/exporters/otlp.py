@@ -3,6 +3,10 @@
 Every destination gets the same guarantees: serialization and batching off the request path, retries with
 backoff in the background, a bounded disk queue in `data_dir` that outlives the process, a bounded exit,
 and one short warning per interval when something goes wrong (see `retry`, `disk_queue`, `batch`).
+
+This module is imported when export is configured, so what the export threads need is imported here, never
+first inside one of them: a `fork()` while another thread is importing a module leaves that module's import
+lock held for good in the child, whose export thread then hangs or fails on it and loses its spans.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -170,8 +176,6 @@ class QueueingSpanExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Serialize `spans` and queue them for delivery."""
-        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-
         with handle_internal_errors('span export'):
             self.delivery.submit_serialized(encode_spans(valid_utf8(spans)).SerializeToString(), len(spans))
             return SpanExportResult.SUCCESS
@@ -199,8 +203,6 @@ class QueueingMetricExporter(MetricExporter):
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         """Serialize `metrics_data` and queue it for delivery."""
-        from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
-
         with handle_internal_errors('metric export'):
             request = encode_metrics(metrics_data)
             items = sum(len(sm.metrics) for rm in request.resource_metrics for sm in rm.scope_metrics)

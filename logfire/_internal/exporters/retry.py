@@ -4,6 +4,9 @@
 of arrival, backing off exponentially (with jitter, or as `Retry-After` says) while the destination is down,
 slow or refusing. Payloads wait in memory up to `memory_max_bytes`; beyond that, and at exit, they move to
 the `DiskQueue`, which the next process using the same `data_dir` and destination drains.
+
+At exit (and on SIGTERM) the payload in flight gets a disk copy too, since its request may never finish: a
+2xx that still arrives deletes that copy, so only a request abandoned mid-way can be sent twice.
 """
 
 from __future__ import annotations
@@ -101,7 +104,9 @@ class Delivery:
         self._memory: deque[Payload] = deque()
         self._memory_bytes = 0
         self._inflight: Payload | None = None
-        self._inflight_saved = False
+        self._inflight_saved = False  # a copy of the payload in flight is (being) written to the disk queue
+        self._inflight_copy: str | None = None  # the name of that copy, once written
+        self._settled: tuple[Payload, Outcome] | None = None  # the last payload in flight, and its outcome
         self._thread: threading.Thread | None = None
         self._failures = 0
         self._next_attempt = 0.0
@@ -148,16 +153,44 @@ class Delivery:
     def _save(self, payloads: list[Payload]) -> None:
         """Move payloads to the disk queue, counting what cannot be kept."""
         for payload in payloads:
-            if self.disk is None:
-                self.diagnostics.dropped(payload.items, 'retry queue full')
-                continue
-            try:
-                dropped = self.disk.put(payload)
-            except OSError as exc:
-                self.diagnostics.dropped(payload.items, 'retry queue not writable', f'{exc}')
-                continue
-            if dropped:
-                self.diagnostics.dropped(dropped, 'retry queue full')
+            self._save_one(payload)
+
+    def _save_one(self, payload: Payload) -> str | None:
+        """Move one payload to the disk queue: the name of its file, or None (counted) if it cannot be kept."""
+        if self.disk is None:
+            self.diagnostics.dropped(payload.items, 'retry queue full')
+            return None
+        try:
+            name, dropped = self.disk.store(payload)
+        except OSError as exc:
+            self.diagnostics.dropped(payload.items, 'retry queue not writable', f'{exc}')
+            return None
+        if dropped:
+            self.diagnostics.dropped(dropped, 'retry queue full')
+        return name
+
+    def _copy_inflight_locked(self) -> Payload | None:
+        """The payload in flight from memory, to copy to disk (once), since its request may never finish."""
+        inflight = self._inflight
+        if inflight is None or inflight.path is not None or self._inflight_saved:
+            return None
+        self._inflight_saved = True
+        return inflight
+
+    def _keep_copy(self, inflight: Payload | None) -> None:
+        """Write the disk copy of `inflight`; delete it again if a 2xx (or a final answer) came meanwhile."""
+        if inflight is None:
+            return
+        name = self._save_one(inflight)
+        if name is None or self.disk is None:
+            return
+        with self._cond:
+            if self._inflight is inflight:
+                self._inflight_copy = name  # `_handle` deletes it if the request succeeds after all
+                return
+            settled = self._settled
+        if settled is not None and settled[0] is inflight and _final(settled[1], split=True):
+            self.disk.discard(name)
 
     # ---- flush and close -----------------------------------------------------------------------------
 
@@ -200,12 +233,9 @@ class Delivery:
             pending = list(self._memory)
             self._memory.clear()
             self._memory_bytes = 0
-            inflight = self._inflight
-            if inflight is not None and inflight.path is None:
-                # In flight from memory: keep a copy, since the request may never finish before exit.
-                self._inflight_saved = True
-                pending.append(inflight)
+            inflight = self._copy_inflight_locked()
         self._save(pending)
+        self._keep_copy(inflight)
         if self.disk is not None:
             self.diagnostics.final_report(self.disk.waiting_items(), str(self.disk.directory))
         else:
@@ -213,13 +243,18 @@ class Delivery:
         self.transport.close()
 
     def persist_pending(self) -> None:
-        """Move every payload waiting in memory to the disk queue (the sender keeps going from there)."""
+        """Move every payload waiting in memory to the disk queue, and copy the one in flight there.
+
+        The sender keeps going from there: a 2xx for the payload in flight deletes its copy.
+        """
         with self._cond:
             pending = list(self._memory)
             self._memory.clear()
             self._memory_bytes = 0
             self._idle = False
+            inflight = self._copy_inflight_locked()
         self._save(pending)
+        self._keep_copy(inflight)
 
     # ---- sender thread -------------------------------------------------------------------------------
 
@@ -254,7 +289,7 @@ class Delivery:
                 if self._memory:
                     payload = self._memory.popleft()
                     self._memory_bytes -= payload.size
-                    self._inflight, self._inflight_saved = payload, False
+                    self._inflight, self._inflight_saved, self._inflight_copy = payload, False, None
                     return payload
             payload = self.disk.claim_oldest() if self.disk is not None else None
             with self._cond:
@@ -263,7 +298,7 @@ class Delivery:
                         if self.disk is not None:
                             self.disk.release(payload)
                         return None
-                    self._inflight, self._inflight_saved = payload, False
+                    self._inflight, self._inflight_saved, self._inflight_copy = payload, False, None
                     return payload
                 if self._memory:
                     continue
@@ -276,9 +311,13 @@ class Delivery:
         requeue: list[Payload] = []
         if outcome is Outcome.TOO_LARGE:
             requeue = self._split(payload)
+        split = bool(requeue)
         with self._cond:
             self._inflight = None
-            saved = self._inflight_saved
+            saved, copy, self._inflight_copy = self._inflight_saved, self._inflight_copy, None
+            self._settled = (payload, outcome)
+            if saved and outcome is Outcome.TOO_LARGE:
+                requeue = []  # its disk copy is split when it is read back
             if outcome is Outcome.SENT:
                 self._failures, self._next_attempt = 0, 0.0
             elif outcome is Outcome.RETRY:
@@ -287,7 +326,7 @@ class Delivery:
                 self._next_attempt = time.monotonic() + self._backoff(result.retry_after)
                 if payload.path is None and not saved:
                     requeue = [payload]
-            elif outcome is Outcome.REJECTED or not requeue:
+            elif outcome is Outcome.REJECTED or not split:
                 self._problems += 1
             for part in reversed(requeue):
                 if part.path is None:
@@ -296,8 +335,10 @@ class Delivery:
             overflow = self._overflow_locked() if not self._closed else self._drain_locked()
             self._cond.notify_all()
         self._settle_disk_copy(payload, outcome)
+        if copy is not None and self.disk is not None and _final(outcome, split):
+            self.disk.discard(copy)  # delivered (or refused for good) after all: never send it again
         self._save(overflow)
-        self._count(payload, result, split=bool(requeue) and outcome is Outcome.TOO_LARGE)
+        self._count(payload, result, split=split and outcome is Outcome.TOO_LARGE)
 
     def _drain_locked(self) -> list[Payload]:
         pending = list(self._memory)
@@ -332,3 +373,8 @@ class Delivery:
             return min(max(retry_after, 0.0), RETRY_AFTER_MAX_SECONDS)
         delay = min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * 2 ** min(self._failures - 1, 16))
         return delay * random.uniform(0.5, 1.0)
+
+
+def _final(outcome: Outcome, split: bool) -> bool:
+    """Whether a payload with this outcome is done with: a disk copy of it must not be sent (again)."""
+    return outcome is not Outcome.RETRY and not (outcome is Outcome.TOO_LARGE and split)

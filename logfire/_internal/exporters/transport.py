@@ -79,15 +79,18 @@ class HttpTransport:
     """POSTs protobuf payloads to an OTLP/HTTP URL through one keep-alive `requests` session."""
 
     def __init__(self, url: str, headers: Mapping[str, str], encoding: Encoding) -> None:
+        # Imported now, in the thread that configures, not first in the sender thread (see `otlp`: fork safety).
+        import requests
+
         self.destination = url
         self.encoding: Encoding = encoding
         self.headers = dict(headers)
+        self._requests = requests
         self._session: requests.Session | None = None
 
     def send(self, payload: Payload, timeout: float) -> SendResult:
         """POST `payload` and classify the answer."""
-        import requests
-
+        requests = self._requests
         session = self._session
         if session is None:
             session = self._session = requests.Session()

@@ -1,0 +1,266 @@
+"""Stories about data that must not be lost nor sent twice: SIGTERM, slow collectors, huge values, exit."""
+
+from __future__ import annotations
+
+import json
+import select
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from logfire._internal.exporters.valid_utf8 import MAX_VALUE_CHARS
+
+from .conftest import ROOT, clean_env, run_python
+from .otlp_receiver import OTLPReceiver, ReceivedSpan
+
+
+@pytest.fixture
+def rx() -> Iterator[OTLPReceiver]:
+    with OTLPReceiver() as receiver:
+        yield receiver
+
+
+def script(body: str, configure: str = 'console=False, inspect_arguments=False') -> str:
+    """A program that configures logfire (console off) and then runs `body`."""
+    prelude = f'import json, os, signal, sys, time\nimport logfire\nlogfire.configure({configure})\n'
+    return prelude + textwrap.dedent(body)
+
+
+def otel_env(rx: OTLPReceiver, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return clean_env(
+        OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint,
+        LOGFIRE_SEND_TO_LOGFIRE='false',
+        LOGFIRE_DATA_DIR=str(tmp_path / 'data'),
+        **extra,
+    )
+
+
+def queued_files(tmp_path: Path, signal_name: str = 'traces') -> list[Path]:
+    """The payload files in the disk queue, including any a sender had claimed when its process died."""
+    return sorted((tmp_path / 'data' / 'export-queue').glob(f'{signal_name}-*/*.otlp*'))
+
+
+def warnings_in(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if 'Problem exporting' in line]
+
+
+def names(spans: list[ReceivedSpan]) -> list[str]:
+    return sorted(span.name for span in spans)
+
+
+def start(code: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, '-c', code],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_line(proc: subprocess.Popen[str], expected: str, timeout: float = 30) -> None:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, f'the child did not say {expected!r} in time'
+    line = proc.stdout.readline().strip()
+    if line != expected:
+        proc.kill()
+        _, stderr = proc.communicate(timeout=30)
+        raise AssertionError(f'expected {expected!r}, got {line!r}; stderr:\n{stderr}')
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[str, str]:
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
+# ---- SIGTERM ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('collector', ['answers 500', 'answers 500 slowly'])
+def test_sigterm_while_the_collector_fails_keeps_every_unconfirmed_payload_for_the_next_run(
+    rx: OTLPReceiver, tmp_path: Path, collector: str
+) -> None:
+    rx.respond_with(500)
+    if collector == 'answers 500 slowly':
+        rx.stall(8)  # a request is in flight when the signal lands, and outlives the exit budget
+    code = script("""
+        for i in range(30):
+            logfire.info('first run {i}', i=i)
+        time.sleep(0.5)  # the first batch is on the wire (quick start), the rest waits in memory
+        print('ready', flush=True)
+        time.sleep(60)
+    """)
+    first = start(code, otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='1000'))
+    wait_for_line(first, 'ready')
+    time.sleep(0.5)
+    first.send_signal(signal.SIGTERM)
+    _, stderr = finish(first)
+    assert first.returncode == -signal.SIGTERM, stderr
+    assert queued_files(tmp_path), stderr
+    assert rx.spans() == []  # nothing was confirmed by a 2xx
+
+    rx.stall(0)
+    rx.respond_with(200)
+    second = run_python(script("logfire.info('second run')"), env=otel_env(rx, tmp_path))
+    assert second.returncode == 0, second.stderr
+
+    spans = rx.wait_for_spans(31, timeout=30)
+    assert names(spans) == sorted(['first run {i}'] * 30 + ['second run']), stderr
+    assert sorted(s.attributes['i'] for s in spans if 'i' in s.attributes) == list(range(30))
+    assert queued_files(tmp_path) == []
+
+
+def test_sigterm_while_a_forked_worker_holds_the_batch_lock_loses_nothing(rx: OTLPReceiver, tmp_path: Path) -> None:
+    code = script("""
+        import multiprocessing
+        from logfire._internal.exporters import lifecycle
+
+        def work():
+            logfire.info('child {pid}', pid=os.getpid())
+            (processor,) = lifecycle._each_participant()
+            with processor._cond:  # as in on_end() or an exit flush, when Pool.terminate() signals the worker
+                os.kill(os.getpid(), signal.SIGTERM)
+                sum(range(1000))  # the handler runs here, while this thread holds the lock
+            time.sleep(60)
+
+        process = multiprocessing.get_context('fork').Process(target=work)
+        started = time.monotonic()
+        process.start()
+        process.join(60)
+        print(json.dumps({'exitcode': process.exitcode, 'pid': process.pid, 'took': time.monotonic() - started}))
+    """)
+    result = run_python(code, env=otel_env(rx, tmp_path), timeout=90)
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert outcome['exitcode'] == -signal.SIGTERM  # it still dies of the signal
+    spans = rx.wait_for_spans(1, timeout=30)
+    assert [(s.name, s.attributes['pid']) for s in spans] == [('child {pid}', outcome['pid'])]
+
+
+# ---- a slow collector at exit -----------------------------------------------------------------------
+
+
+def test_a_payload_whose_2xx_arrived_after_the_exit_deadline_is_not_sent_again(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    rx.stall(3, times=1)  # answers 200, but only after the 1 s exit budget
+    code = (
+        'import atexit, time\n'
+        'atexit.register(time.sleep, 6)  # other exit work keeps the process alive until the 200 arrives\n'
+        + script("""
+        for i in range(5):
+            logfire.info('slow {i}', i=i)
+        time.sleep(1)  # the request is on the wire (quick start), waiting for its answer
+    """)
+    )
+    first = run_python(code, env=otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='1000'))
+    assert first.returncode == 0, first.stderr
+    assert names(rx.spans()) == ['slow {i}'] * 5  # the collector did receive them, and said so in time
+    assert queued_files(tmp_path) == [], first.stderr
+
+    second = run_python(script("logfire.info('second run')"), env=otel_env(rx, tmp_path))
+    assert second.returncode == 0, second.stderr
+
+    rx.wait_for_spans(6, timeout=30)
+    time.sleep(0.5)
+    assert names(rx.spans()) == ['second run'] + ['slow {i}'] * 5  # nothing was sent twice
+
+
+# ---- one huge value ---------------------------------------------------------------------------------
+
+
+def test_one_huge_value_is_cut_and_the_log_still_arrives(rx: OTLPReceiver, tmp_path: Path) -> None:
+    code = script(
+        """
+        logfire.info('big', blob='x' * 10_000_000)
+        logfire.info('huge message ' + 'y' * 3_000_000)
+        logfire.info('small', blob='z' * 1000)
+    """,
+        configure='console=False, inspect_arguments=False, scrubbing=False',
+    )
+    result = run_python(code, env=otel_env(rx, tmp_path))
+    assert result.returncode == 0, result.stderr
+
+    spans = {s.name[:20]: s for s in rx.wait_for_spans(3, timeout=30)}
+    assert warnings_in(result.stderr) == []
+    big = spans['big'].attributes
+    assert big['blob'] == 'x' * (MAX_VALUE_CHARS - 1) + '…'
+    assert big['logfire.truncated'] is True
+    huge = spans['huge message ' + 'y' * 7]
+    assert len(huge.name) == MAX_VALUE_CHARS and huge.name.endswith('…')
+    assert huge.attributes['logfire.msg'] == huge.name
+    assert huge.attributes['logfire.truncated'] is True
+    small = spans['small'].attributes
+    assert small['blob'] == 'z' * 1000
+    assert 'logfire.truncated' not in small
+
+
+# ---- metrics at exit --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('collector', ['healthy', 'hung'])
+def test_metrics_are_collected_and_exported_once_at_exit(rx: OTLPReceiver, tmp_path: Path, collector: str) -> None:
+    extra: dict[str, str] = {}
+    if collector == 'hung':
+        rx.stall(20)
+        extra['LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS'] = '1000'
+    code = script("""
+        from opentelemetry.metrics import Observation
+
+        calls = []
+
+        def callback(options):
+            calls.append(1)
+            print('callback', flush=True)
+            yield Observation(len(calls))
+
+        logfire.metric_gauge_callback('callback_calls', [callback])
+        logfire.metric_counter('orders').add(3)
+    """)
+    result = run_python(code, env=otel_env(rx, tmp_path, **extra))
+    assert result.returncode == 0, result.stderr
+
+    assert result.stdout.split() == ['callback']
+    if collector == 'hung':
+        (kept,) = queued_files(tmp_path, 'metrics')  # one payload, kept for the next run
+        assert kept.name.split('.')[0].endswith('-2')  # of 2 metrics
+        return
+    requests = [r for r in rx.requests if r.path == '/v1/metrics']
+    assert len(requests) == 1
+    values = {m.name: [p.value for p in m.data_points] for m in rx.metrics()}
+    assert values == {'callback_calls': [1], 'orders': [3]}
+
+
+# ---- fork -------------------------------------------------------------------------------------------
+
+
+def test_what_the_export_threads_need_is_imported_by_configure_so_a_fork_cannot_poison_it(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    # A fork() while a thread was inside the first import of the encoder left its import lock held for good in
+    # the child: the child's export thread hung on it, and the child's spans were lost (under load, when the
+    # first export was still importing when the program forked).
+    code = script("""
+        modules = [
+            'opentelemetry.exporter.otlp.proto.common.trace_encoder',
+            'opentelemetry.exporter.otlp.proto.common.metrics_encoder',
+            'requests',
+        ]
+        print(json.dumps([m for m in modules if m not in sys.modules]))
+    """)
+    result = run_python(code, env=otel_env(rx, tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
