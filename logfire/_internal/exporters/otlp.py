@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -32,7 +31,7 @@ from .disk_queue import DiskQueue, queue_directory
 from .payload import UNITS, Encoding, Signal
 from .queue_files import request_problem
 from .retry import Delivery, Transport
-from .valid_utf8 import valid_utf8
+from .span_encoder import serialize_spans
 
 if TYPE_CHECKING:
     from ..config import LogfireConfig
@@ -177,7 +176,7 @@ class QueueingSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Serialize `spans` and queue them for delivery."""
         with handle_internal_errors('span export'):
-            self.delivery.submit_serialized(encode_spans(valid_utf8(spans)).SerializeToString(), len(spans))
+            self.delivery.submit_serialized(serialize_spans(spans), len(spans))
             return SpanExportResult.SUCCESS
         return SpanExportResult.FAILURE
 

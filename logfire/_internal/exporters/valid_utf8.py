@@ -4,7 +4,8 @@ A lone surrogate (such as U+DCE9, from bytes decoded with `surrogateescape`: a f
 is not valid UTF-8, and protobuf refuses the whole span for it. A single huge value (a 10 MB attribute) would make
 the span larger than a request may be (`payload.MAX_REQUEST_BYTES`), and the whole span would be dropped.
 
-Checked just before encoding, off the request path, and cheaply: a short ASCII string (nearly all of them) costs a
+Checked just before encoding, off the request path, and only when `span_encoder` refused a batch (it refuses
+any string this would change); cheaply: a short ASCII string (nearly all of them) costs a
 length and a flag test. Only a span that holds a surrogate or an overlong string somewhere is copied, with each bad
 character replaced by U+FFFD and each overlong string (name, message, attribute, event or status text) cut to
 `MAX_VALUE_CHARS` characters, the last of them `…`; a span with a cut value gets `logfire.truncated = True`.
