@@ -25,7 +25,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 from .valid_utf8 import MAX_VALUE_CHARS, valid_utf8
 
@@ -45,6 +45,8 @@ _FLAGS_REMOTE: Final = b'\x85\x01' + struct.pack('<I', 0x300)
 # Link.flags (field 6, fixed32).
 _LINK_FLAGS_LOCAL: Final = b'\x35' + struct.pack('<I', 0x100)
 _LINK_FLAGS_REMOTE: Final = b'\x35' + struct.pack('<I', 0x300)
+# Span.status (field 15) without a description: Status.code (field 3), left out when UNSET.
+_STATUS: Final = {code: b'\x7a\x02\x18' + _SMALL[code.value] if code.value else b'\x7a\x00' for code in StatusCode}
 _TRUE: Final = b'\x10\x01'  # AnyValue.bool_value (field 2)
 _FALSE: Final = b'\x10\x00'
 
@@ -194,23 +196,25 @@ def _span(span: ReadableSpan) -> bytes:
     context = span.get_span_context()
     if context is None:
         raise _Unsupported
-    out = bytearray(b'\x0a\x10')
-    out += context.trace_id.to_bytes(16, 'big')
-    out += b'\x12\x08'
-    out += context.span_id.to_bytes(8, 'big')
+    out = bytearray(
+        b'\x0a\x10%b\x12\x08%b' % (context.trace_id.to_bytes(16, 'big'), context.span_id.to_bytes(8, 'big'))
+    )
     trace_state = context.trace_state
     if trace_state:
         out += _string(b'\x1a', ','.join([f'{key}={value}' for key, value in trace_state.items()]))
     parent = span.parent
     if parent is not None:
-        out += b'\x22\x08'
-        out += parent.span_id.to_bytes(8, 'big')
+        out += b'\x22\x08%b' % parent.span_id.to_bytes(8, 'big')
     out += _string(b'\x2a', span.name)
     out += _KIND[span.kind]
-    out += _fixed64(b'\x39', span.start_time)
-    out += _fixed64(b'\x41', span.end_time)
+    start, end = span.start_time, span.end_time
+    if start and end:
+        out += b'\x39%b\x41%b' % (_pack_fixed64(start), _pack_fixed64(end))
+    else:
+        out += _fixed64(b'\x39', start) + _fixed64(b'\x41', end)
     out += _attributes(b'\x4a', span.attributes)
-    out += _uint32(b'\x50', span.dropped_attributes)
+    if span.dropped_attributes:
+        out += _uint32(b'\x50', span.dropped_attributes)
     for event in span.events:
         body = (
             _fixed64(b'\x09', event.timestamp)
@@ -219,23 +223,27 @@ def _span(span: ReadableSpan) -> bytes:
             + _uint32(b'\x20', event.dropped_attributes)
         )
         out += _message(b'\x5a', body)
-    out += _uint32(b'\x60', span.dropped_events)
+    if span.dropped_events:
+        out += _uint32(b'\x60', span.dropped_events)
     for link in span.links:
         link_context = link.context
         body = (
-            b'\x0a\x10'
-            + link_context.trace_id.to_bytes(16, 'big')
-            + b'\x12\x08'
-            + link_context.span_id.to_bytes(8, 'big')
+            b'\x0a\x10%b\x12\x08%b'
+            % (link_context.trace_id.to_bytes(16, 'big'), link_context.span_id.to_bytes(8, 'big'))
             + _attributes(b'\x22', link.attributes)
             + _uint32(b'\x28', link.dropped_attributes)
             + (_LINK_FLAGS_REMOTE if link_context.is_remote else _LINK_FLAGS_LOCAL)
         )
         out += _message(b'\x6a', body)
-    out += _uint32(b'\x70', span.dropped_links)
+    if span.dropped_links:
+        out += _uint32(b'\x70', span.dropped_links)
     status = span.status  # always written, even when empty (None, which OpenTelemetry would leave out, falls back)
-    code = status.status_code.value
-    out += _message(b'\x7a', _string(b'\x12', status.description) + (b'\x18' + _SMALL[code] if code else b''))
+    description = status.description
+    if description:
+        code = status.status_code.value
+        out += _message(b'\x7a', _string(b'\x12', description) + (b'\x18' + _SMALL[code] if code else b''))
+    else:
+        out += _STATUS[status.status_code]
     out += _FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS_LOCAL
     return bytes(out)
 
