@@ -84,7 +84,7 @@ def prebuilt_spans(n: int) -> list[ReadableSpan]:
     return processor.take()
 
 
-def _ours(endpoint: str, queue_size: int, data_dir: str) -> SpanProcessor:
+def _ours(endpoint: str, queue_size: int, data_dir: str, compression: str = 'gzip') -> SpanProcessor:
     from logfire._internal.config import build_config
     from logfire._internal.exporters.otlp import span_exporters, span_processor
     from logfire._internal.settings import load_settings
@@ -96,7 +96,7 @@ def _ours(endpoint: str, queue_size: int, data_dir: str) -> SpanProcessor:
             'metrics': False,
             'data_dir': data_dir,
             'otlp_traces_endpoint': endpoint,
-            'otlp_compression': 'gzip',
+            'otlp_compression': compression,
             'bsp_max_queue_size': queue_size,
             'bsp_max_export_batch_size': 512,
         }
@@ -106,12 +106,14 @@ def _ours(endpoint: str, queue_size: int, data_dir: str) -> SpanProcessor:
     return span_processor(config, exporter)
 
 
-def _baseline(endpoint: str, queue_size: int) -> SpanProcessor:
+def _baseline(endpoint: str, queue_size: int, compression: str = 'gzip') -> SpanProcessor:
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    exporter = OTLPSpanExporter(endpoint=endpoint, compression=Compression.Gzip)
+    exporter = OTLPSpanExporter(
+        endpoint=endpoint, compression=Compression.Gzip if compression == 'gzip' else Compression.NoCompression
+    )
     return BatchSpanProcessor(exporter, max_queue_size=queue_size, max_export_batch_size=512)
 
 
@@ -182,3 +184,103 @@ def _measure(
         ratios.append(rates['ours'] / rates['baseline'])
     apply_ratios(result, ours_rates, baseline_rates, ratios)
     result.spans = {'ours': len(batch) * len(ratios), 'baseline': len(batch) * len(ratios)}
+
+
+_CPU_PER = 100_000
+"""The CPU rows report CPU seconds per this many spans."""
+
+
+def _background_cpu(processor: SpanProcessor, spans: list[ReadableSpan], receiver: Receiver) -> float:
+    """CPU seconds the process spent outside this thread (in the export threads) to deliver `spans`."""
+    process, thread = time.process_time(), time.thread_time()
+    _timed(processor, spans, receiver)
+    # At least a nanosecond: on a tiny smoke batch the two clocks' granularity can make the difference negative.
+    return max((time.process_time() - process) - (time.thread_time() - thread), 1e-9)
+
+
+def _export_cpu_case(mode: Mode, compression: str, spans: int) -> Result:
+    result = Result(
+        name=f'export_cpu_{compression}',
+        ours=f'CPU of the export threads per {_CPU_PER // 1000}k spans ({compression}), {spans // 1000}k per round',
+        baseline=f'the same for SDK BatchSpanProcessor + OTLPSpanExporter ({compression})',
+        unit='s',
+    )
+    if mode.smoke:
+        spans = 50
+    batch = prebuilt_spans(spans)
+    receiver = Receiver()
+    try:
+        with tempfile.TemporaryDirectory() as data_dir:
+            endpoint = f'{receiver.url}/v1/traces'
+            ours = _ours(endpoint, max(spans, 2048), data_dir, compression)
+            baseline = _baseline(endpoint, max(spans, 2048), compression)
+            try:
+                if not mode.smoke:  # warm up: connections, first-use imports
+                    _timed(ours, batch[:1000], receiver)
+                    _timed(baseline, batch[:1000], receiver)
+                scale = _CPU_PER / len(batch)
+                sides = {
+                    'ours': lambda: _background_cpu(ours, batch, receiver) * scale,
+                    'baseline': lambda: _background_cpu(baseline, batch, receiver) * scale,
+                }
+                cpu: dict[str, list[float]] = {'ours': [], 'baseline': []}
+                for round_index in range(max(1, min(mode.rounds, 9))):  # 9 rounds are plenty at seconds each
+                    for side in ('ours', 'baseline') if round_index % 2 == 0 else ('baseline', 'ours'):
+                        cpu[side].append(sides[side]())
+                ratios = [o / b for o, b in zip(cpu['ours'], cpu['baseline'], strict=True)]
+                apply_ratios(result, cpu['ours'], cpu['baseline'], ratios)
+                result.spans = {'ours': len(batch) * len(ratios), 'baseline': len(batch) * len(ratios)}
+            finally:
+                ours.shutdown()
+                baseline.shutdown()
+    finally:
+        receiver.close()
+    return result
+
+
+def export_cpu_gzip_case(mode: Mode, spans: int = 20_000) -> Result:
+    return _export_cpu_case(mode, 'gzip', spans)
+
+
+def export_cpu_none_case(mode: Mode, spans: int = 20_000) -> Result:
+    return _export_cpu_case(mode, 'none', spans)
+
+
+def encode_case(mode: Mode, spans: int = 512) -> Result:
+    """Encoding alone, per span: ours (what the exporter calls) vs OpenTelemetry's, on batches of 512 spans."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from logfire._internal.exporters.span_encoder import serialize_spans
+
+    result = Result(
+        name='otlp_encode',
+        ours=f'serialize_spans() of a batch of {spans} spans, per span (thread CPU)',
+        baseline='encode_spans(batch).SerializeToString(), per span',
+        unit='us/op',
+    )
+    if mode.smoke:
+        spans = 5
+    batch = prebuilt_spans(spans)
+    if serialize_spans(batch) != encode_spans(batch).SerializeToString():
+        raise CheckFailed('serialize_spans and encode_spans disagree')
+
+    def per_span(encode: Callable[[list[ReadableSpan]], object]) -> float:
+        best = float('inf')
+        for _ in range(1 if mode.smoke else 5):  # the fastest of five batches: the least disturbed by other load
+            start = time.thread_time()
+            encode(batch)
+            best = min(best, time.thread_time() - start)
+        return max(best, 1e-9) / len(batch) * 1e6
+
+    sides: dict[str, Callable[[], float]] = {
+        'ours': lambda: per_span(serialize_spans),
+        'baseline': lambda: per_span(lambda b: encode_spans(b).SerializeToString()),
+    }
+    costs: dict[str, list[float]] = {'ours': [], 'baseline': []}
+    for round_index in range(max(1, mode.rounds)):
+        for side in ('ours', 'baseline') if round_index % 2 == 0 else ('baseline', 'ours'):
+            costs[side].append(sides[side]())
+    ratios = [o / b for o, b in zip(costs['ours'], costs['baseline'], strict=True)]
+    apply_ratios(result, costs['ours'], costs['baseline'], ratios)
+    result.spans = {'ours': len(batch) * len(ratios), 'baseline': len(batch) * len(ratios)}
+    return result

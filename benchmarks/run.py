@@ -42,7 +42,7 @@ def _cases() -> list[Case]:
     from .asgi import asgi_case
     from .clients import executor_case, httpx_case
     from .databases import psycopg_case
-    from .export import export_case
+    from .export import encode_case, export_case, export_cpu_gzip_case, export_cpu_none_case
     from .fastapi import fastapi_case
     from .processes import memory_case, startup_case
     from .sampling import tail_sampling_case
@@ -62,6 +62,9 @@ def _cases() -> list[Case]:
         Case('executor_submit', executor_case, Budget(2.0, 'max_extra')),
         Case('import_configure', startup_case, Budget(1.3)),
         Case('export', export_case, Budget(0.9, 'min_ratio')),
+        Case('otlp_encode', encode_case, Budget(0.5)),
+        Case('export_cpu_gzip', export_cpu_gzip_case, Budget(0.5)),
+        Case('export_cpu_none', export_cpu_none_case, Budget(0.5)),
         Case('memory_backend_down', memory_case, Budget(50, 'max_value')),
     ]
 
@@ -118,7 +121,7 @@ def format_table(results: Sequence[Result]) -> str:
     return '\n'.join(lines)
 
 
-_UNITS = {'us/op': ' µs', 'ms': ' ms', 'MB': ' MB', 'spans/s': ' spans/s'}
+_UNITS = {'us/op': ' µs', 'ms': ' ms', 's': ' s', 'MB': ' MB', 'spans/s': ' spans/s'}
 
 
 def markdown_table(results: Sequence[Result]) -> str:
