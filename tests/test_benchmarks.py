@@ -21,7 +21,9 @@ def test_each_benchmark_runs_and_produces_its_spans(case: Case) -> None:
     assert result.spans['ours'] > 0
     if 'baseline' in result.spans:
         assert result.spans['baseline'] == result.spans['ours']
-    assert result.ours_median is not None and result.ours_median > 0
+    assert result.ours_median is not None
+    if case.budget.kind != 'max_value':  # an amount such as RSS growth can be 0 in a tiny smoke run
+        assert result.ours_median > 0
 
 
 def test_a_side_that_makes_no_spans_fails_the_check() -> None:
