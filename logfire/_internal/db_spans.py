@@ -19,6 +19,7 @@ from opentelemetry.util.types import AttributeValue
 from .constants import ATTRIBUTES_LOG_LEVEL_NUM_KEY, ATTRIBUTES_MESSAGE_KEY, ATTRIBUTES_SPAN_TYPE_KEY, ERROR_LEVEL
 from .exporters.processors import copy_span
 from .http_spans import cut
+from .span_storage import with_end_attributes
 
 __all__ = ['MAX_DB_MESSAGE_LENGTH', 'set_db_message']
 
@@ -44,4 +45,7 @@ def set_db_message(span: ReadableSpan, attributes: Mapping[str, AttributeValue])
             added[ATTRIBUTES_SPAN_TYPE_KEY] = 'span'
     if span.status.status_code is StatusCode.ERROR and ATTRIBUTES_LOG_LEVEL_NUM_KEY not in attributes:
         added[ATTRIBUTES_LOG_LEVEL_NUM_KEY] = ERROR_LEVEL
-    return copy_span(span, attributes={**attributes, **added}) if added else span
+    if not added:
+        return span
+    # The span `copy_span` would make, cheaper (see `with_end_attributes`); the copy when that cannot.
+    return with_end_attributes(span, added) or copy_span(span, attributes={**attributes, **added})

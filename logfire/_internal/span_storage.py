@@ -37,6 +37,7 @@ __all__ = [
     'FAST_SPAN_CLASS',
     'SDK_SPAN_CLASS',
     'attributes_of',
+    'with_end_attributes',
     'events_of',
     'fast_spans_work',
     'links_of',
@@ -75,6 +76,7 @@ def storage_works() -> bool:
         works = (
             dict(ended.attributes or {}) == {'a': 1, 'b': 'x'}
             and _storage(ended) is stored
+            and _clone_works(ended)
             and [event.name for event in getattr(getattr(ended, '_events', None), '_dq', ())] == ['e']
             and type(getattr(ended, '_events', None)) is BoundedList
             and type(getattr(ended, '_links', None)) is BoundedList
@@ -217,6 +219,50 @@ def set_start_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -
             inner.update(attributes)  # `storage_works()` checked that `_dict` is the plain dict
             return
     span.set_attributes(attributes)
+
+
+def with_end_attributes(span: ReadableSpan, added: Mapping[str, AttributeValue]) -> ReadableSpan | None:
+    """An ended span with `added` after its attributes, for an end transform; None if the caller must copy it.
+
+    The span `copy_span(span, attributes={**attributes, **added})` would make, without rebuilding it through the
+    public properties (which copy the events and links under locks): the same fields, and a new plain dict of
+    attributes, so nothing the span shares with the live one changes. Its events and links stay the SDK's bounded
+    lists (ended, so unchanging), which also keep their dropped counts. Only for a span of the SDK's own class, and
+    once `storage_works()` found the layout (and this clone) as expected.
+    """
+    if type(span) is not ReadableSpan or not _STORAGE_WORKS[0]:
+        return None
+    fields: dict[str, Any] = span.__dict__
+    stored: Any = fields.get('_attributes')
+    if type(stored) is BoundedAttributes:
+        inner: dict[str, AttributeValue] = stored._dict  # pyright: ignore[reportPrivateUsage]
+    elif type(stored) is dict:
+        inner = stored  # pyright: ignore[reportUnknownVariableType]  # a span copied by an earlier end transform
+    else:
+        return None
+    clone = object.__new__(ReadableSpan)
+    clone.__dict__.update(fields)
+    clone._attributes = {**inner, **added}  # pyright: ignore[reportPrivateUsage]
+    return clone
+
+
+def _clone_works(ended: ReadableSpan) -> bool:
+    """Whether `with_end_attributes` gives the probe's ended span what `copy_span` would, leaving it unchanged."""
+    if type(ended) is not ReadableSpan or hasattr(ReadableSpan, '__slots__'):
+        return False
+    _STORAGE_WORKS[0] = True  # for the call below only; `storage_works()` sets the outcome
+    try:
+        clone = with_end_attributes(ended, {'c': 2})
+    finally:
+        _STORAGE_WORKS[0] = False
+    return (
+        clone is not None
+        and dict(clone.attributes or {}) == {'a': 1, 'b': 'x', 'c': 2}
+        and dict(ended.attributes or {}) == {'a': 1, 'b': 'x'}
+        and [event.name for event in clone.events] == ['e']
+        and (clone.name, clone.context, clone.end_time, clone.status)
+        == (ended.name, ended.context, ended.end_time, ended.status)
+    )
 
 
 _STORAGE_WORKS = [False]
