@@ -14,7 +14,8 @@ a valid attribute value. Here the plain dict inside `BoundedAttributes` is read,
 - only if the SDK's spans are laid out as expected, which `storage_works()` checks once with a real span.
   Otherwise (another SDK version, another span class) every helper falls back to the public API.
 
-The spans of logfire's pipeline also get a faster `set_attribute` (`_FastSetSpan`), by the same rules.
+The spans of logfire's pipeline also get a faster `set_attribute` and `set_attributes` (`_FastSetSpan`), by the
+same rules.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def storage_works() -> bool:
 
 
 def _fast_set_works(provider: TracerProvider) -> bool:
-    """Whether `_FastSetSpan.set_attribute` leaves a span just as the SDK's `set_attribute` does."""
+    """Whether `_FastSetSpan`'s setters leave a span just as the SDK's `set_attribute` and `set_attributes` do."""
     tracer = provider.get_tracer('logfire.span_storage')
     results: list[list[tuple[str, AttributeValue]]] = []
     for fast in (False, True):
@@ -100,13 +101,14 @@ def _fast_set_works(provider: TracerProvider) -> bool:
             span.__class__ = _FastSetSpan
         span.set_attribute('a', 'x')  # set again: moves to the end
         span.set_attribute('c', True)
+        span.set_attributes({'b': 3})  # the same, for a dict of them
         span.end()
         results.append(list((span.attributes or {}).items()))
-    return results[0] == results[1] == [('b', 2), ('a', 'x'), ('c', True)]
+    return results[0] == results[1] == [('a', 'x'), ('c', True), ('b', 3)]
 
 
 class _FastSetSpan(_SdkSpan):
-    """The SDK's span with a `set_attribute` that stores a str, bool, int or float value directly.
+    """The SDK's span with a `set_attribute` (and `set_attributes`) that stores str, bool, int or float values directly.
 
     The SDK's own runs each value through its generic validation under two locks, about twice the cost, for every
     attribute an instrumentation sets (OTel's ASGI middleware sets a dozen per request). This does what that
@@ -134,6 +136,28 @@ class _FastSetSpan(_SdkSpan):
                             inner[key] = value
                             return
         super().set_attribute(key, value)
+
+    def set_attributes(self, attributes: Any) -> None:
+        """The same for a dict of such values with non-empty str keys (`plain_attributes`), all or none of them.
+
+        Only when they all fit within the count limit, so the SDK would drop nothing; it would store each in turn,
+        a key set again moving to the end, as here. OTel's database instrumentations set a query's attributes so.
+        """
+        if plain_attributes(attributes):
+            stored: Any = self._attributes
+            if stored.max_value_len is None:
+                with self._lock:
+                    if self._end_time is None:  # pyright: ignore[reportUnnecessaryComparison]  # None until it ends
+                        inner: dict[str, AttributeValue] = stored._dict
+                        maxlen = stored.maxlen
+                        if maxlen is None or len(inner) + len(attributes) <= maxlen:
+                            # Without the attributes' own lock, as in `set_attribute` (see its comment).
+                            for key, value in attributes.items():
+                                if key in inner:
+                                    del inner[key]
+                                inner[key] = value
+                            return
+        super().set_attributes(attributes)
 
 
 # A span's repr (and `type(span).__name__`) stays what the SDK's own class shows.
