@@ -38,9 +38,13 @@ def set_db_message(span: ReadableSpan, attributes: Mapping[str, AttributeValue])
         statement = attributes.get(_STATEMENT_OLD)
         if statement is None:
             statement = attributes.get(_STATEMENT_NEW)
-        text = statement if isinstance(statement, str) and statement.strip() else span.name
-        # One line, whatever the statement's layout: the first `MAX_DB_MESSAGE_LENGTH` characters of it.
-        added[ATTRIBUTES_MESSAGE_KEY] = cut(' '.join(text[: MAX_DB_MESSAGE_LENGTH * 4].split()), MAX_DB_MESSAGE_LENGTH)
+        # One line, whatever the statement's layout: the first `MAX_DB_MESSAGE_LENGTH` characters of it; the span's
+        # name for a statement that is all whitespace.
+        text = statement if isinstance(statement, str) else ''
+        words = text[: MAX_DB_MESSAGE_LENGTH * 4].split()
+        if not words and not text.strip():
+            words = span.name[: MAX_DB_MESSAGE_LENGTH * 4].split()
+        added[ATTRIBUTES_MESSAGE_KEY] = cut(' '.join(words), MAX_DB_MESSAGE_LENGTH)
         if ATTRIBUTES_SPAN_TYPE_KEY not in attributes:
             added[ATTRIBUTES_SPAN_TYPE_KEY] = 'span'
     if span.status.status_code is StatusCode.ERROR and ATTRIBUTES_LOG_LEVEL_NUM_KEY not in attributes:
