@@ -1016,3 +1016,44 @@ def test_without_the_gil_spans_keep_the_sdks_set_attribute(monkeypatch: pytest.M
         span.end()
     finally:
         lf.shutdown()
+
+
+# --- _FastSetSpan.set_attributes is the SDK's set_attributes ------------------------------------------------------
+
+
+def _set_many_on(
+    fast: bool, limits: SpanLimits, batches: Sequence[Any]
+) -> tuple[list[tuple[str, type[object], object]], int]:
+    """Start a span from {'a': 1, 'b': 2}, `set_attributes` each batch, end it: its attributes and dropped count."""
+    provider = TracerProvider(span_limits=limits, shutdown_on_exit=False)
+    span = provider.get_tracer('set').start_span('s', attributes={'a': 1, 'b': 2})
+    assert type(span) is SDK_SPAN_CLASS
+    if fast:
+        span.__class__ = _FastSetSpan
+    for batch in batches:
+        span.set_attributes(batch)
+    span.end()
+    span.set_attributes({'late': 1})  # refused on an ended span, by either class
+    items: list[tuple[str, type[object], object]] = [
+        (key, type(value), value) for key, value in (span.attributes or {}).items()
+    ]
+    return items, span.dropped_attributes
+
+
+@pytest.mark.parametrize(
+    ('limits', 'batches'),
+    [
+        pytest.param(_NO_LIMITS, [{'db.system': 'postgresql', 'db.statement': 'SELECT 1', 'port': 5432}], id='plain'),
+        pytest.param(_NO_LIMITS, [{'a': 'x', 'c': True}, {'b': 0.5, 'a': 3}, {}], id='set-again-moves-to-end'),
+        pytest.param(_NO_LIMITS, [{'t': (1, 2), 's': 'x'}, {'n': None}, {'e': _Level.LOW}], id='not-plain-values'),
+        pytest.param(_NO_LIMITS, [{'': 'empty'}, {3: 'int key', 'k': 1}, {_Text('k'): 1}], id='odd-keys'),
+        pytest.param(_NO_LIMITS, [MappingProxyType({'m': 1})], id='not-a-dict'),
+        pytest.param(SpanLimits(max_span_attributes=3), [{'c': 3}, {'d': 4, 'b': 'again'}], id='count-limit'),
+        pytest.param(SpanLimits(max_span_attributes=4), [{'a': 'x', 'c': 3}, {'d': 4}], id='count-limit-fits'),
+        pytest.param(SpanLimits(max_span_attributes=0), [{'a': 1}], id='count-limit-0'),
+        pytest.param(SpanLimits(max_span_attribute_length=3), [{'s': 'abcdef', 'i': 12345}], id='value-length-limit'),
+    ],
+)
+def test_fast_set_attributes_leaves_the_span_as_the_sdk_does(limits: SpanLimits, batches: list[Any]) -> None:
+    assert storage_works()
+    assert _set_many_on(True, limits, batches) == _set_many_on(False, limits, batches)

@@ -589,3 +589,32 @@ def test_http_server_span_gets_its_message_under_a_tight_count_limit(env: dict[s
     assert got['span'][1] == dropped
     assert ('http.method' in attributes) is (dropped == 0)  # the oldest attribute is the one dropped
     assert got['span'] == got['raw']
+
+
+def test_with_end_attributes_gives_what_copy_span_would_and_leaves_the_span_alone() -> None:
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+
+    from logfire._internal.exporters.processors import copy_span
+    from logfire._internal.span_storage import with_end_attributes
+
+    assert storage_works()
+    live: Any = TracerProvider().get_tracer('t').start_span('q', attributes={'a': 1, 'b': 'x'})
+    live.add_event('e')
+    live.end()
+    ended = live._readable_span()
+    assert isinstance(ended, ReadableSpan)
+    clone = with_end_attributes(ended, {'c': True})
+    copied = copy_span(ended, attributes={**attributes_of(ended), 'c': True})
+    assert clone is not None and clone is not ended
+    assert list((clone.attributes or {}).items()) == list((copied.attributes or {}).items())
+    assert clone.to_json() == copied.to_json()
+    assert dict(ended.attributes or {}) == {'a': 1, 'b': 'x'}  # the SDK's storage, shared with the live span
+    assert dict(live.attributes or {}) == {'a': 1, 'b': 'x'}
+    again = with_end_attributes(clone, {'d': 2})  # a span copied already: its plain dict is not changed either
+    assert again is not None and dict(again.attributes or {}) == {'a': 1, 'b': 'x', 'c': True, 'd': 2}
+    assert 'd' not in (clone.attributes or {})
+
+    class Other(ReadableSpan):
+        pass
+
+    assert with_end_attributes(Other(name='o', attributes={'a': 1}), {'c': True}) is None  # the caller copies

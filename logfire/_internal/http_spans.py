@@ -77,6 +77,8 @@ def set_http_message(span: Span, attributes: Mapping[str, AttributeValue]) -> No
 
     Spans with a message already (all of logfire's own) are left alone.
     """
+    if not attributes:
+        return  # neither an HTTP server nor client span (yet): an instrumentation may set attributes later
     path = attributes.get(_TARGET_OLD)
     checked = _CHECKED_OLD
     if path is None:

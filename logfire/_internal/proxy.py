@@ -110,6 +110,22 @@ class ProxyTracer(trace.Tracer):
         """Start a span in the current pipeline; a non-recording one inside `suppress_instrumentation()`."""
         if _get_current().get(SUPPRESS_INSTRUMENTATION_KEY):
             return trace.INVALID_SPAN
+        return self._start_span(
+            name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
+        )
+
+    def _start_span(
+        self,
+        name: str,
+        context: context_api.Context | None,
+        kind: SpanKind,
+        attributes: Attributes,
+        links: Sequence[Link] | None,
+        start_time: int | None,
+        record_exception: bool,
+        set_status_on_exception: bool,
+    ) -> trace.Span:
+        """`start_span` once instrumentation is known not to be suppressed."""
         provider = self._provider
         # The `tracer` property, inlined for the common case of a configured pipeline that has not changed.
         tracer = self._tracer if self._generation == provider.generation and provider.configured else self.tracer
@@ -188,7 +204,9 @@ class CurrentSpan:
             return trace.INVALID_SPAN
         name, context, kind, attributes, links, start_time, record_exception, set_status, end_on_exit = self._args
         # What the SDK's `start_as_current_span` does, with the span started by `ProxyTracer.start_span`.
-        span = self._tracer.start_span(name, context, kind, attributes, links, start_time, record_exception, set_status)
+        span = self._tracer._start_span(  # pyright: ignore[reportPrivateUsage]  # suppression checked just above
+            name, context, kind, attributes, links, start_time, record_exception, set_status
+        )
         manager = trace.use_span(
             span, end_on_exit=end_on_exit, record_exception=record_exception, set_status_on_exception=set_status
         )

@@ -42,8 +42,8 @@ class Scrubber(AttributeScrubber):
         if checked_by is self:
             SPAN_NOTES.untouched = span
             return
-        if not observed and not _url_with_query(attributes):
-            return
+        if not attributes or (not observed and not _url_with_query(attributes)):
+            return  # nothing to scrub (an instrumentation's span often starts without attributes, set later)
         if not self.may_change(attributes):
             return
         try:

@@ -14,7 +14,8 @@ a valid attribute value. Here the plain dict inside `BoundedAttributes` is read,
 - only if the SDK's spans are laid out as expected, which `storage_works()` checks once with a real span.
   Otherwise (another SDK version, another span class) every helper falls back to the public API.
 
-The spans of logfire's pipeline also get a faster `set_attribute` (`_FastSetSpan`), by the same rules.
+The spans of logfire's pipeline also get a faster `set_attribute` and `set_attributes` (`_FastSetSpan`), by the
+same rules.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     'FAST_SPAN_CLASS',
     'SDK_SPAN_CLASS',
     'attributes_of',
+    'with_end_attributes',
     'events_of',
     'fast_spans_work',
     'links_of',
@@ -75,6 +77,7 @@ def storage_works() -> bool:
         works = (
             dict(ended.attributes or {}) == {'a': 1, 'b': 'x'}
             and _storage(ended) is stored
+            and _clone_works(ended)
             and [event.name for event in getattr(getattr(ended, '_events', None), '_dq', ())] == ['e']
             and type(getattr(ended, '_events', None)) is BoundedList
             and type(getattr(ended, '_links', None)) is BoundedList
@@ -87,7 +90,7 @@ def storage_works() -> bool:
 
 
 def _fast_set_works(provider: TracerProvider) -> bool:
-    """Whether `_FastSetSpan.set_attribute` leaves a span just as the SDK's `set_attribute` does."""
+    """Whether `_FastSetSpan`'s setters leave a span just as the SDK's `set_attribute` and `set_attributes` do."""
     tracer = provider.get_tracer('logfire.span_storage')
     results: list[list[tuple[str, AttributeValue]]] = []
     for fast in (False, True):
@@ -98,13 +101,14 @@ def _fast_set_works(provider: TracerProvider) -> bool:
             span.__class__ = _FastSetSpan
         span.set_attribute('a', 'x')  # set again: moves to the end
         span.set_attribute('c', True)
+        span.set_attributes({'b': 3})  # the same, for a dict of them
         span.end()
         results.append(list((span.attributes or {}).items()))
-    return results[0] == results[1] == [('b', 2), ('a', 'x'), ('c', True)]
+    return results[0] == results[1] == [('a', 'x'), ('c', True), ('b', 3)]
 
 
 class _FastSetSpan(_SdkSpan):
-    """The SDK's span with a `set_attribute` that stores a str, bool, int or float value directly.
+    """The SDK's span with a `set_attribute` (and `set_attributes`) that stores str, bool, int or float values directly.
 
     The SDK's own runs each value through its generic validation under two locks, about twice the cost, for every
     attribute an instrumentation sets (OTel's ASGI middleware sets a dozen per request). This does what that
@@ -132,6 +136,28 @@ class _FastSetSpan(_SdkSpan):
                             inner[key] = value
                             return
         super().set_attribute(key, value)
+
+    def set_attributes(self, attributes: Any) -> None:
+        """The same for a dict of such values with non-empty str keys (`plain_attributes`), all or none of them.
+
+        Only when they all fit within the count limit, so the SDK would drop nothing; it would store each in turn,
+        a key set again moving to the end, as here. OTel's database instrumentations set a query's attributes so.
+        """
+        if plain_attributes(attributes):
+            stored: Any = self._attributes
+            if stored.max_value_len is None:
+                with self._lock:
+                    if self._end_time is None:  # pyright: ignore[reportUnnecessaryComparison]  # None until it ends
+                        inner: dict[str, AttributeValue] = stored._dict
+                        maxlen = stored.maxlen
+                        if maxlen is None or len(inner) + len(attributes) <= maxlen:
+                            # Without the attributes' own lock, as in `set_attribute` (see its comment).
+                            for key, value in attributes.items():
+                                if key in inner:
+                                    del inner[key]
+                                inner[key] = value
+                            return
+        super().set_attributes(attributes)
 
 
 # A span's repr (and `type(span).__name__`) stays what the SDK's own class shows.
@@ -217,6 +243,50 @@ def set_start_attributes(span: Span, attributes: Mapping[str, AttributeValue]) -
             inner.update(attributes)  # `storage_works()` checked that `_dict` is the plain dict
             return
     span.set_attributes(attributes)
+
+
+def with_end_attributes(span: ReadableSpan, added: Mapping[str, AttributeValue]) -> ReadableSpan | None:
+    """An ended span with `added` after its attributes, for an end transform; None if the caller must copy it.
+
+    The span `copy_span(span, attributes={**attributes, **added})` would make, without rebuilding it through the
+    public properties (which copy the events and links under locks): the same fields, and a new plain dict of
+    attributes, so nothing the span shares with the live one changes. Its events and links stay the SDK's bounded
+    lists (ended, so unchanging), which also keep their dropped counts. Only for a span of the SDK's own class, and
+    once `storage_works()` found the layout (and this clone) as expected.
+    """
+    if type(span) is not ReadableSpan or not _STORAGE_WORKS[0]:
+        return None
+    fields: dict[str, Any] = span.__dict__
+    stored: Any = fields.get('_attributes')
+    if type(stored) is BoundedAttributes:
+        inner: dict[str, AttributeValue] = stored._dict  # pyright: ignore[reportPrivateUsage]
+    elif type(stored) is dict:
+        inner = stored  # pyright: ignore[reportUnknownVariableType]  # a span copied by an earlier end transform
+    else:
+        return None
+    clone = object.__new__(ReadableSpan)
+    clone.__dict__.update(fields)
+    clone._attributes = {**inner, **added}  # pyright: ignore[reportPrivateUsage]
+    return clone
+
+
+def _clone_works(ended: ReadableSpan) -> bool:
+    """Whether `with_end_attributes` gives the probe's ended span what `copy_span` would, leaving it unchanged."""
+    if type(ended) is not ReadableSpan or hasattr(ReadableSpan, '__slots__'):
+        return False
+    _STORAGE_WORKS[0] = True  # for the call below only; `storage_works()` sets the outcome
+    try:
+        clone = with_end_attributes(ended, {'c': 2})
+    finally:
+        _STORAGE_WORKS[0] = False
+    return (
+        clone is not None
+        and dict(clone.attributes or {}) == {'a': 1, 'b': 'x', 'c': 2}
+        and dict(ended.attributes or {}) == {'a': 1, 'b': 'x'}
+        and [event.name for event in clone.events] == ['e']
+        and (clone.name, clone.context, clone.end_time, clone.status)
+        == (ended.name, ended.context, ended.end_time, ended.status)
+    )
 
 
 _STORAGE_WORKS = [False]
