@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.resources import ResourceDetector
     from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 
@@ -142,3 +143,7 @@ class AdvancedOptions:
     """How long exit may wait for pending telemetry to be flushed (default 3000)."""
     thread_pool_context: bool | None = None
     """Carry the trace context into `ThreadPoolExecutor` tasks (default on); see the distributed tracing guide."""
+    resource_detectors: Sequence[ResourceDetector] | None = None
+    """OpenTelemetry resource detectors run at `configure()`, in place of the default ones (OTel's
+    `ProcessResourceDetector` and `OsResourceDetector`, and a host detector for `host.name` and `host.arch`).
+    Pass `[]` to detect nothing. What they detect yields to `OTEL_RESOURCE_ATTRIBUTES` and logfire's own settings."""
