@@ -25,6 +25,8 @@ __all__ = ['MAX_DB_MESSAGE_LENGTH', 'set_db_message']
 MAX_DB_MESSAGE_LENGTH: Final = 200
 """The longest `logfire.msg` of a database span, in characters; a longer statement is cut and ends with `…`."""
 _SYSTEM_OLD, _SYSTEM_NEW = 'db.system', 'db.system.name'
+DB_SYSTEM_KEYS: Final = (_SYSTEM_OLD, _SYSTEM_NEW)
+"""The attributes that mark a database span (old and new semantic conventions)."""
 _STATEMENT_OLD, _STATEMENT_NEW = 'db.statement', 'db.query.text'
 
 
