@@ -35,7 +35,9 @@ def set_db_message(span: ReadableSpan, attributes: Mapping[str, AttributeValue])
     if _SYSTEM_OLD not in attributes and _SYSTEM_NEW not in attributes:
         return span
     added: dict[str, AttributeValue] = {}
-    if ATTRIBUTES_MESSAGE_KEY not in attributes:
+    message = attributes.get(ATTRIBUTES_MESSAGE_KEY)
+    # A message equal to the name is the default one given at start, to spans that had no `db.system` yet then.
+    if message is None or message == span.name:
         statement = attributes.get(_STATEMENT_OLD)
         if statement is None:
             statement = attributes.get(_STATEMENT_NEW)

@@ -54,7 +54,8 @@ def set_default_message(span: Span, attributes: Mapping[str, AttributeValue]) ->
 
     So the backend lists it by name, as it lists logfire's own spans by message. Spans with a message (all of
     logfire's own, HTTP spans) cost one dict lookup. Database spans are left to `set_db_message`, which makes
-    their message from the statement when they end. A name changed after the start is not followed.
+    their message from the statement when they end (replacing this default when `db.system` came after the start).
+    A name changed after the start is not followed.
     """
     if ATTRIBUTES_MESSAGE_KEY in attributes:
         return
