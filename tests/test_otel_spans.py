@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from logfire.testing import CaptureLogfire
+import logfire
+from logfire.testing import CaptureLogfire, TestExporter, TimeGenerator
+
+SECOND = 1_000_000_000
 
 
 def attributes_by_name(capfire: CaptureLogfire) -> dict[str, dict[str, object]]:
@@ -33,3 +38,31 @@ def test_database_and_http_client_spans_keep_their_own_messages(capfire: Capture
     got = attributes_by_name(capfire)
     assert got['SELECT']['logfire.msg'] == 'SELECT 1'
     assert got['GET']['logfire.msg'] == "GET example.com/a ? b='1'"
+
+
+def test_a_plain_otel_span_is_timed_by_the_configured_clock() -> None:
+    exporter = TestExporter()
+    local = logfire.configure(
+        local=True,
+        console=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        advanced=logfire.AdvancedOptions(ns_timestamp_generator=TimeGenerator()),
+    )
+    tracer = local.config.tracer_provider.get_tracer('some.library')
+    with pytest.raises(ValueError):
+        with tracer.start_as_current_span('outer') as outer:
+            outer.add_event('midway')
+            tracer.start_span('inner').end()
+            tracer.start_span('given', start_time=10 * SECOND).end(end_time=11 * SECOND)
+            raise ValueError('boom')
+    local.shutdown()
+    spans = {span.name: span for span in exporter.exported_spans}
+    assert (spans['inner'].start_time, spans['inner'].end_time) == (3 * SECOND, 4 * SECOND)
+    assert (spans['given'].start_time, spans['given'].end_time) == (10 * SECOND, 11 * SECOND)
+    outer_span = spans['outer']
+    assert (outer_span.start_time, outer_span.end_time) == (1 * SECOND, 6 * SECOND)
+    assert [(event.name, event.timestamp) for event in outer_span.events] == [
+        ('midway', 2 * SECOND),
+        ('exception', 5 * SECOND),
+    ]
+    assert outer_span.status.description == 'ValueError: boom'

@@ -133,7 +133,8 @@ class AdvancedOptions:
     id_generator: IdGenerator | None = None
     """Generates trace and span ids (the OTel default is random)."""
     ns_timestamp_generator: Callable[[], int] | None = None
-    """Returns the current time in nanoseconds, used for span start and end times."""
+    """Returns the current time in nanoseconds, used for span start and end times (also of spans from plain
+    OpenTelemetry tracers that give no time of their own)."""
     exception_callback: Callable[[Any], None] | None = None
     """Called with each exception logfire records on a span (one escaping a `span()` block, or a log's
     `_exc_info`); an error it raises is reported and contained."""
