@@ -45,6 +45,7 @@ __all__ = [
     'TestExporter',
     'TimeGenerator',
     'capfire',
+    'get_collected_metrics',
 ]
 
 ONE_SECOND_IN_NANOSECONDS = 1_000_000_000
@@ -76,6 +77,7 @@ class TestExporter(SpanExporter):
         strip_filepaths: bool = True,
         include_resources: bool = False,
         include_instrumentation_scope: bool = False,
+        parse_json_attributes: bool = False,
     ) -> list[dict[str, Any]]:
         """The exported spans as plain dicts, normalised so that snapshots are stable.
 
@@ -87,6 +89,8 @@ class TestExporter(SpanExporter):
             strip_filepaths: Keep only the file name of `code.filepath`.
             include_resources: Add each span's resource attributes under `resource`.
             include_instrumentation_scope: Add the instrumentation scope name under `instrumentation_scope`.
+            parse_json_attributes: Parse each string attribute that holds a JSON object or array (`logfire.json_schema`
+                and the values logfire encoded as JSON, such as dicts and lists), so a test compares plain values.
 
         Returns:
             One dict per span with `name`, `context`, `parent`, `start_time`, `end_time`, `attributes`
@@ -102,6 +106,8 @@ class TestExporter(SpanExporter):
                 attributes[CODE_LINENO] = fixed_line_number
             if strip_filepaths and isinstance(attributes.get(CODE_FILEPATH), str):
                 attributes[CODE_FILEPATH] = PurePath(str(attributes[CODE_FILEPATH])).name
+            if parse_json_attributes:
+                attributes = {key: _parse_json(value) for key, value in attributes.items()}
             item: dict[str, Any] = {
                 'name': span.name,
                 'context': _context_dict(span.context),
@@ -126,6 +132,15 @@ class TestExporter(SpanExporter):
                 item['instrumentation_scope'] = scope.name if scope else None
             result.append(item)
         return result
+
+
+def _parse_json(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ('{', '['):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _context_dict(context: SpanContext | None) -> dict[str, Any] | None:
@@ -212,16 +227,48 @@ class CaptureLogfire:
     metrics_reader: InMemoryMetricReader
 
     def get_collected_metrics(self) -> list[dict[str, Any]]:
-        """The metrics collected so far, as plain dicts (one per metric)."""
-        data = self.metrics_reader.get_metrics_data()
-        result: list[dict[str, Any]] = []
-        if data is None:
-            return result
-        for resource_metrics in data.resource_metrics:
-            for scope_metrics in resource_metrics.scope_metrics:
-                for metric in scope_metrics.metrics:
-                    result.append(json.loads(metric.to_json()))
+        """The metrics collected so far, as plain dicts (one per metric); see `get_collected_metrics()`."""
+        return get_collected_metrics(self.metrics_reader)
+
+
+def get_collected_metrics(metrics_reader: InMemoryMetricReader) -> list[dict[str, Any]]:
+    """Collect the metrics recorded so far from `metrics_reader`, as plain dicts, one per metric.
+
+    Each dict has the metric's `name`, `description`, `unit` and `data` (with its `data_points`), as OTel's JSON
+    encoding writes them.
+
+    Args:
+        metrics_reader: The reader of the meter provider, such as `capfire.metrics_reader`.
+
+    Returns:
+        The metrics of every scope, in the order the reader reports them.
+
+    Example:
+        ```python
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+        import logfire
+        from logfire.testing import get_collected_metrics
+
+        reader = InMemoryMetricReader()
+        metrics = logfire.MetricsOptions(additional_readers=[reader])
+        local = logfire.configure(local=True, console=False, metrics=metrics)
+        local.metric_counter('orders').add(2)
+
+        [metric] = get_collected_metrics(reader)
+        assert metric['data']['data_points'][0]['value'] == 2
+        local.shutdown()
+        ```
+    """
+    data = metrics_reader.get_metrics_data()
+    result: list[dict[str, Any]] = []
+    if data is None:
         return result
+    for resource_metrics in data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                result.append(json.loads(metric.to_json()))
+    return result
 
 
 @pytest.fixture

@@ -52,6 +52,19 @@ from .conftest import run_python
 from .test_span_storage import _assert_nothing_pending, _observable, run_limits_script  # pyright: ignore[reportPrivateUsage]
 
 
+def default_message(name: str) -> list[tuple[str, AttributeValue]]:
+    """What logfire adds at start to a plain OpenTelemetry span: its name as its message."""
+    return [('logfire.msg', name), ('logfire.span_type', 'span')]
+
+
+def sans_default_message(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`_observable` views without the message logfire adds to plain spans, to compare with the raw SDK's."""
+    return [
+        {**view, 'attributes': [item for item in view['attributes'] if item not in default_message(view['name'])]}
+        for view in views
+    ]
+
+
 def _state() -> LogfireState:
     return logfire.DEFAULT_LOGFIRE_INSTANCE.config
 
@@ -255,7 +268,7 @@ def test_spans_of_a_configured_pipeline_are_fast_and_still_sdk_spans(capfire: Ca
     span.set_attribute('b', 'x')
     span.end()
     [exported] = capfire.exporter.exported_spans
-    assert list((exported.attributes or {}).items()) == [('a', 1), ('b', 'x')]
+    assert list((exported.attributes or {}).items()) == [('a', 1), *default_message('instrumented'), ('b', 'x')]
 
 
 def test_spans_stay_sdk_spans_when_fast_spans_is_off(capfire: CaptureLogfire) -> None:
@@ -269,7 +282,7 @@ def test_spans_stay_sdk_spans_when_fast_spans_is_off(capfire: CaptureLogfire) ->
     finally:
         root.fast_spans = True
     [exported] = capfire.exporter.exported_spans
-    assert list((exported.attributes or {}).items()) == [('a', 1), ('b', 'x')]
+    assert list((exported.attributes or {}).items()) == [('a', 1), *default_message('instrumented'), ('b', 'x')]
 
 
 class _OwnSpan(SDK_SPAN_CLASS):
@@ -404,6 +417,8 @@ def test_deferred_instrumentation_attributes_export_exactly_what_the_sdk_would(
     assert deferred_names == []
     assert deferred_paths == ['plain', 'GET /users', 'client', 'mutated after start', 'parent', 'child']
 
+    assert deferred[0]['attributes'][-2:] == default_message(deferred[0]['name'])
+    deferred = sans_default_message(deferred)
     by_name = {span['name']: span for span in deferred}
     assert len(by_name) == len(deferred) == 10
     assert by_name['plain']['attributes'] == [('s', 'x'), ('i', 1), ('f', 1.5), ('b', True)]
@@ -586,15 +601,25 @@ def test_instrumentation_spans_under_span_limits_match_the_sdk(
         if value_limit is not None:
             assert all(len(v) <= value_limit for v in attributes.values() if isinstance(v, str))
     if count_limit == 3:
-        assert by_name['big'][1] == {'k3': 'value3', 'k4': 'value4', 'k5': 'value5'}
-        assert by_name['big'][2] == 3
+        # The span's name as its message, added at start, takes two of the three places.
+        assert by_name['big'][1] == {'k5': 'value5', 'logfire.msg': 'big', 'logfire.span_type': 'span'}
+        assert by_name['big'][2] == 5
         assert by_name['later'][1] == {'z1': 1, 'z2': 2, 'z3': 3}
     if value_limit is not None:
-        assert by_name['small'][1] == {'a': 'abcd', 'b': 2}
+        assert by_name['small'][1] == {'a': 'abcd', 'b': 2, 'logfire.msg': 'smal', 'logfire.span_type': 'span'}
         assert by_name['listed'][1]['tags'] == ['abcd', 'g']
         assert by_name['later'][1]['y'] == 'abcd'
     if value_limit is None and count_limit == 128:
-        assert by_name['later'][1] == {'y': 'abcdefgh', 'x': 2, 'z0': 0, 'z1': 1, 'z2': 2, 'z3': 3}
+        assert by_name['later'][1] == {
+            'logfire.msg': 'later',
+            'logfire.span_type': 'span',
+            'y': 'abcdefgh',
+            'x': 2,
+            'z0': 0,
+            'z1': 1,
+            'z2': 2,
+            'z3': 3,
+        }
         assert all(dropped == 0 for _, _, dropped in by_name.values())
 
 
@@ -660,7 +685,7 @@ def test_start_as_current_span_behaves_as_the_sdks(capfire: CaptureLogfire) -> N
 
     expected = [True, True, True, True, False, True, True, True, True, False, True]
     assert facts == reference_facts == expected
-    ours = _full_view(capfire.exporter.exported_spans)
+    ours = sans_default_message(_full_view(capfire.exporter.exported_spans))
     assert ours == _full_view(reference_exporter.exported_spans)
 
     by_name = {span['name']: span for span in ours}
@@ -735,7 +760,7 @@ def test_start_as_current_span_decorates_a_sync_function(capfire: CaptureLogfire
     assert first[0] == 1 and second[0] == 2
     assert first[1] is not second[1]
     assert not first[1].is_recording()  # ended when the call returned
-    spans = _full_view(capfire.exporter.exported_spans)
+    spans = sans_default_message(_full_view(capfire.exporter.exported_spans))
     assert [span['name'] for span in spans] == ['sync job'] * 3
     assert all(span['attributes'] == [('job', 'sync')] and span['parent'] is None for span in spans)
     assert [span['status'] for span in spans] == [StatusCode.UNSET, StatusCode.UNSET, StatusCode.ERROR]
@@ -809,7 +834,10 @@ def test_a_decorator_applied_before_configure_records_into_the_later_pipeline() 
     got = json.loads(result.stdout)
     assert got['recorded'] == [True, True]
     assert got['suppressed'] == [False, False]
-    assert got['spans'] == [['early sync', {'when': 'decorated before configure'}], ['early async', {}]]
+    assert got['spans'] == [
+        ['early sync', {'when': 'decorated before configure', **dict(default_message('early sync'))}],
+        ['early async', dict(default_message('early async'))],
+    ]
 
 
 @pytest.mark.parametrize('which', ['sdk', 'logfire'])
@@ -985,7 +1013,7 @@ def test_a_span_started_while_another_starts_neither_takes_nor_loses_attributes(
     by_name: dict[str, dict[str, AttributeValue]] = {}
     for span in exporter.exported_spans:
         by_name.setdefault(span.name, dict(span.attributes or {}))
-    assert by_name['listed'] == {'lines': ('a', 'b')}
+    assert by_name['listed'] == {'lines': ('a', 'b'), 'logfire.msg': 'listed', 'logfire.span_type': 'span'}
     assert by_name['inner {y}']['logfire.msg'] == 'inner 2'
     assert 'password' not in by_name['inner {y}']
     assert by_name['outer {password}']['password'] == marker('password')

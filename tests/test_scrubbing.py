@@ -486,7 +486,9 @@ def test_a_failing_scrub_callback_redacts_what_a_processor_sees_at_start() -> No
         lf.config.tracer_provider.get_tracer('t').start_span('work', attributes={'api_key': SECRET}).end()
     finally:
         lf.shutdown()
-    assert reader.seen == [{'api_key': marker('an error while scrubbing')}]
+    assert reader.seen == [
+        {'api_key': marker('an error while scrubbing'), 'logfire.msg': 'work', 'logfire.span_type': 'span'}
+    ]
 
 
 def test_a_span_the_end_scrub_cannot_handle_is_not_handed_on(monkeypatch: pytest.MonkeyPatch) -> None:

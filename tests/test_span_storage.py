@@ -214,7 +214,7 @@ def _assert_nothing_pending(capfire: CaptureLogfire) -> None:
     tracer.start_span('plain').end()
     [span] = capfire.exporter.exported_spans
     assert span.name == 'plain'
-    assert dict(span.attributes or {}) == {}
+    assert dict(span.attributes or {}) == {'logfire.msg': 'plain', 'logfire.span_type': 'span'}  # only its own
 
 
 class _StartsAnotherSpan(SpanProcessor):
@@ -235,7 +235,7 @@ def test_a_span_started_inside_on_start_does_not_get_the_pending_attributes(capf
     logfire.info('outer {x}', x=1)
     inner, outer = capfire.exporter.exported_spans
     assert inner.name == 'started in on_start'
-    assert dict(inner.attributes or {}) == {}
+    assert dict(inner.attributes or {}) == {'logfire.msg': 'started in on_start', 'logfire.span_type': 'span'}
     assert outer.name == 'outer {x}'
     assert (outer.attributes or {})['logfire.msg'] == 'outer 1'
 

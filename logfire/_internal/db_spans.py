@@ -26,6 +26,8 @@ __all__ = ['MAX_DB_MESSAGE_LENGTH', 'set_db_message']
 MAX_DB_MESSAGE_LENGTH: Final = 200
 """The longest `logfire.msg` of a database span, in characters; a longer statement is cut and ends with `…`."""
 _SYSTEM_OLD, _SYSTEM_NEW = 'db.system', 'db.system.name'
+DB_SYSTEM_KEYS: Final = (_SYSTEM_OLD, _SYSTEM_NEW)
+"""The attributes that mark a database span (old and new semantic conventions)."""
 _STATEMENT_OLD, _STATEMENT_NEW = 'db.statement', 'db.query.text'
 
 
@@ -34,7 +36,9 @@ def set_db_message(span: ReadableSpan, attributes: Mapping[str, AttributeValue])
     if _SYSTEM_OLD not in attributes and _SYSTEM_NEW not in attributes:
         return span
     added: dict[str, AttributeValue] = {}
-    if ATTRIBUTES_MESSAGE_KEY not in attributes:
+    message = attributes.get(ATTRIBUTES_MESSAGE_KEY)
+    # A message equal to the name is the default one given at start, to spans that had no `db.system` yet then.
+    if message is None or message == span.name:
         statement = attributes.get(_STATEMENT_OLD)
         if statement is None:
             statement = attributes.get(_STATEMENT_NEW)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.resources import ResourceDetector
     from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 
@@ -132,7 +133,8 @@ class AdvancedOptions:
     id_generator: IdGenerator | None = None
     """Generates trace and span ids (the OTel default is random)."""
     ns_timestamp_generator: Callable[[], int] | None = None
-    """Returns the current time in nanoseconds, used for span start and end times."""
+    """Returns the current time in nanoseconds, used for span start and end times (also of spans from plain
+    OpenTelemetry tracers that give no time of their own)."""
     exception_callback: Callable[[Any], None] | None = None
     """Called with each exception logfire records on a span (one escaping a `span()` block, or a log's
     `_exc_info`); an error it raises is reported and contained."""
@@ -142,3 +144,7 @@ class AdvancedOptions:
     """How long exit may wait for pending telemetry to be flushed (default 3000)."""
     thread_pool_context: bool | None = None
     """Carry the trace context into `ThreadPoolExecutor` tasks (default on); see the distributed tracing guide."""
+    resource_detectors: Sequence[ResourceDetector] | None = None
+    """OpenTelemetry resource detectors run at `configure()`, in place of the default ones (OTel's
+    `ProcessResourceDetector` and `OsResourceDetector`, and a host detector for `host.name` and `host.arch`).
+    Pass `[]` to detect nothing. What they detect yields to `OTEL_RESOURCE_ATTRIBUTES` and logfire's own settings."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -11,13 +9,12 @@ from opentelemetry import metrics
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-from ..version import VERSION
 from .exporters.processors import RootSpanProcessor
 from .pipeline import Pipeline
+from .resource import build_resource
 from .span_storage import storage_works
 
 if TYPE_CHECKING:
@@ -25,23 +22,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
 
     from .config import LogfireConfig
-
-
-def build_resource(config: LogfireConfig) -> Resource:
-    """The resource every span and metric carries; dedicated settings win over `resource_attributes`."""
-    settings = config.settings
-    attributes: dict[str, str | int] = dict(settings.resource_attributes)
-    attributes['service.instance.id'] = uuid.uuid4().hex
-    attributes['process.pid'] = os.getpid()
-    if settings.service_name:
-        attributes['service.name'] = settings.service_name
-    if settings.service_version:
-        attributes['service.version'] = settings.service_version
-    if settings.environment:
-        attributes['deployment.environment.name'] = settings.environment
-    attributes['logfire.sdk.version'] = VERSION
-    # Resource.create adds telemetry.sdk.*, OTEL_RESOURCE_ATTRIBUTES and the unknown_service default.
-    return Resource.create(attributes)
 
 
 def _span_exporters(config: LogfireConfig) -> list[SpanExporter]:

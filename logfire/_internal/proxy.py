@@ -25,6 +25,7 @@ from opentelemetry.util.types import Attributes
 
 from .exporters.processors import start_noted
 from .span_storage import plain_attributes
+from .timed_span import TimedSpan
 
 SUPPRESS_INSTRUMENTATION_KEY = context_api._SUPPRESS_INSTRUMENTATION_KEY  # pyright: ignore[reportPrivateUsage]
 """The context key every OpenTelemetry instrumentation checks; `suppress_instrumentation()` sets it."""
@@ -42,18 +43,26 @@ class ProxyTracerProvider(trace.TracerProvider):
         self.generation = 0
         self.on_unconfigured_use = on_unconfigured_use
         self.defer_attributes = False
+        self.ns_timestamp_generator: Callable[[], int] | None = None
 
     def set_delegate(
-        self, provider: trace.TracerProvider, *, configured: bool = True, defer_attributes: bool = False
+        self,
+        provider: trace.TracerProvider,
+        *,
+        configured: bool = True,
+        defer_attributes: bool = False,
+        ns_timestamp_generator: Callable[[], int] | None = None,
     ) -> None:
         """Send every tracer's future spans to `provider`.
 
         `defer_attributes`: plain attributes may go to the span through logfire's root processor rather than the
-        SDK's validation (see `Pipeline.defer_attributes`).
+        SDK's validation (see `Pipeline.defer_attributes`). `ns_timestamp_generator`: the clock that times spans
+        whose caller gives no time (`AdvancedOptions(ns_timestamp_generator=...)`), or None for the SDK's.
         """
         self.delegate = provider
         self.configured = configured
         self.defer_attributes = defer_attributes
+        self.ns_timestamp_generator = ns_timestamp_generator
         self.generation += 1
 
     def get_tracer(
@@ -129,6 +138,13 @@ class ProxyTracer(trace.Tracer):
         provider = self._provider
         # The `tracer` property, inlined for the common case of a configured pipeline that has not changed.
         tracer = self._tracer if self._generation == provider.generation and provider.configured else self.tracer
+        clock = provider.ns_timestamp_generator
+        if clock is not None and start_time is None:
+            # Timed by the configured clock, as logfire's own spans are: the start now, the end and events later.
+            span = self.start_span(
+                name, context, kind, attributes, links, clock(), record_exception, set_status_on_exception
+            )
+            return TimedSpan(span, clock, record_exception, set_status_on_exception) if span.is_recording() else span
         if attributes and provider.defer_attributes and plain_attributes(attributes):
             # Valid as they are: the root processor puts them into the span, skipping the SDK's validation.
             return start_noted(

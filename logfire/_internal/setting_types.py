@@ -83,6 +83,12 @@ def _is_metric_reader(item: object) -> bool:
     return isinstance(item, MetricReader)
 
 
+def _is_resource_detector(item: object) -> bool:
+    from opentelemetry.sdk.resources import ResourceDetector
+
+    return isinstance(item, ResourceDetector)
+
+
 def _check_id_generator(value: object) -> object:
     if value is not None and not all(
         callable(getattr(value, m, None)) for m in ('generate_span_id', 'generate_trace_id')
@@ -103,5 +109,6 @@ StrList = Annotated[list[str], NoDecode, BeforeValidator(parse_str_list)]
 Patterns = Annotated[StrList | None, AfterValidator(_check_patterns)]
 SpanProcessors = Annotated[Sequence[Any], _each('an OpenTelemetry SpanProcessor', _is_span_processor)]
 MetricReaders = Annotated[Sequence[Any], _each('an OpenTelemetry MetricReader', _is_metric_reader)]
+ResourceDetectors = Annotated[Sequence[Any], _each('an OpenTelemetry ResourceDetector', _is_resource_detector)]
 IdGeneratorLike = Annotated[Any, AfterValidator(_check_id_generator)]
 TextStream = Annotated[Any, AfterValidator(_check_output)]

@@ -39,6 +39,7 @@ from .setting_types import (
     Level,
     MetricReaders,
     Patterns,
+    ResourceDetectors,
     SpanProcessors,
     TextStream,
     parse_str_list,
@@ -261,6 +262,7 @@ class LogfireSettings(BaseSettings):
     exception_callback: Callable[..., Any] | None = Field(default=None, exclude=True)
     console_output: TextStream = Field(default=None, exclude=True)
     sampling_tail: Callable[..., Any] | None = Field(default=None, exclude=True)
+    resource_detectors: ResourceDetectors | None = Field(default=None, exclude=True)
 
     @field_validator('send_to_logfire', mode='before')
     @classmethod

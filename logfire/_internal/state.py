@@ -104,7 +104,11 @@ class LogfireState:
                 self.tracer_provider.set_delegate(NoOpTracerProvider(), configured=config is not None)
                 self.meter_provider.set_delegate(NoOpMeterProvider())
             else:
-                self.tracer_provider.set_delegate(pipeline.tracer_provider, defer_attributes=pipeline.defer_attributes)
+                self.tracer_provider.set_delegate(
+                    pipeline.tracer_provider,
+                    defer_attributes=pipeline.defer_attributes,
+                    ns_timestamp_generator=self.ns_timestamp_generator,
+                )
                 self.meter_provider.set_delegate(pipeline.meter_provider)
         return previous
 
