@@ -361,3 +361,25 @@ def test_a_burst_beyond_the_disk_budget_drops_only_what_does_not_fit_and_counts_
     assert second.returncode == 0, second.stderr
     rx.wait_until(lambda: span_count(rx) >= kept, timeout=30, description=f'{kept} spans')
     assert len(span_ids(rx)) == kept, second.stderr
+
+
+def test_a_burst_beyond_the_overflow_cap_drops_the_rest_with_a_count(rx: OTLPReceiver, tmp_path: Path) -> None:
+    code = script(
+        """
+    from logfire._internal.exporters import lifecycle
+
+    (processor,) = lifecycle._each_participant()
+    processor.max_overflow_spans = 100  # instead of 100,000, to reach the cap quickly
+"""
+        + BURST.format(n=10_000)
+        + '    print(len(processor._overflow), flush=True)\n'
+    )
+    result = run_python(code, env=otel_env(rx, tmp_path), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) <= 100  # the overflow never holds more than its cap
+    dropped = dropped_in(result.stderr)
+    assert set(dropped) == {'span queue full'}, result.stderr
+    delivered = 10_000 - dropped['span queue full']
+    rx.wait_until(lambda: span_count(rx) >= delivered, timeout=30, description=f'{delivered} spans')
+    assert len(span_ids(rx)) == delivered, result.stderr
+    assert queued_files(tmp_path) == []
