@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import select
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from logfire._internal.exporters.valid_utf8 import MAX_VALUE_CHARS
 
@@ -264,3 +266,120 @@ def test_what_the_export_threads_need_is_imported_by_configure_so_a_fork_cannot_
     result = run_python(code, env=otel_env(rx, tmp_path))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+# ---- a burst ----------------------------------------------------------------------------------------
+
+BURST = """
+    for i in range({n}):
+        with logfire.span('op {{i}}', i=i):
+            pass
+"""
+_DROPPED = re.compile(r'(\d+) spans dropped \(([^)]*)\)')
+_KEPT = re.compile(r'(\d+) spans not sent before exit are kept')
+
+
+def span_ids(rx: OTLPReceiver) -> set[bytes]:
+    """The distinct span ids the receiver accepted (a payload sent twice counts once)."""
+    return {
+        span.span_id
+        for r in rx.accepted_requests
+        if isinstance(r.request, ExportTraceServiceRequest)
+        for rs in r.request.resource_spans
+        for ss in rs.scope_spans
+        for span in ss.spans
+    }
+
+
+def span_count(rx: OTLPReceiver) -> int:
+    """Spans accepted so far, duplicates included: cheap enough to poll."""
+    return sum(
+        len(ss.spans)
+        for r in rx.accepted_requests
+        if isinstance(r.request, ExportTraceServiceRequest)
+        for rs in r.request.resource_spans
+        for ss in rs.scope_spans
+    )
+
+
+def dropped_in(stderr: str) -> dict[str, int]:
+    """The spans every warning counted as dropped, by reason."""
+    counts: dict[str, int] = {}
+    for count, reason in _DROPPED.findall(stderr):
+        counts[reason] = counts.get(reason, 0) + int(count)
+    return counts
+
+
+def deliver_burst(rx: OTLPReceiver, tmp_path: Path, n: int, **env: str) -> tuple[int, str]:
+    """Run a burst of `n` spans; if some were kept on disk, a second run sends them. The distinct ids, and stderr."""
+    first = run_python(script(BURST.format(n=n)), env=otel_env(rx, tmp_path, **env), timeout=120)
+    assert first.returncode == 0, first.stderr
+    if queued_files(tmp_path):
+        second = run_python(script('pass'), env=otel_env(rx, tmp_path))
+        assert second.returncode == 0, second.stderr
+    rx.wait_until(lambda: span_count(rx) >= n, timeout=30, description=f'{n} spans')
+    return len(span_ids(rx)), first.stderr
+
+
+def test_a_burst_of_10_000_spans_at_exit_is_delivered_whole(rx: OTLPReceiver, tmp_path: Path) -> None:
+    # 10,000 spans in a tight loop overflow the 2,048-span queue: the overflow waits in memory for the worker,
+    # which sends it (with the default settings, within the exit budget: on this machine, all in the first run).
+    delivered, stderr = deliver_burst(rx, tmp_path, 10_000)
+    assert delivered == 10_000, stderr
+    assert dropped_in(stderr) == {}, stderr
+    assert queued_files(tmp_path) == []
+
+
+def test_a_burst_of_100_000_spans_is_delivered_whole_given_the_time_to_encode_it(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    # Encoding takes tens of microseconds per span: 100,000 need seconds of exit time beyond the loop. What is
+    # encoded but not sent before exit waits on disk, and the second run (same data_dir) sends it.
+    delivered, stderr = deliver_burst(rx, tmp_path, 100_000, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='30000')
+    assert delivered == 100_000, stderr
+    assert dropped_in(stderr) == {}, stderr
+    assert queued_files(tmp_path) == []
+
+
+def test_a_burst_beyond_the_disk_budget_drops_only_what_does_not_fit_and_counts_it(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    rx.respond_with(500)  # nothing is confirmed: every span goes to the disk queue, capped at 200 kB
+    first = run_python(
+        script(BURST.format(n=10_000)),
+        env=otel_env(rx, tmp_path, LOGFIRE_RETRY_QUEUE_MAX_BYTES='200000'),
+        timeout=120,
+    )
+    assert first.returncode == 0, first.stderr
+    dropped = dropped_in(first.stderr)
+    assert set(dropped) == {'retry queue full'}, first.stderr  # never 'span queue full': the burst was kept
+    (kept,) = [int(k) for k in _KEPT.findall(first.stderr)]
+    assert 0 < kept < 10_000 and kept + dropped['retry queue full'] == 10_000, first.stderr
+
+    rx.respond_with(200)
+    second = run_python(script('pass'), env=otel_env(rx, tmp_path))
+    assert second.returncode == 0, second.stderr
+    rx.wait_until(lambda: span_count(rx) >= kept, timeout=30, description=f'{kept} spans')
+    assert len(span_ids(rx)) == kept, second.stderr
+
+
+def test_a_burst_beyond_the_overflow_cap_drops_the_rest_with_a_count(rx: OTLPReceiver, tmp_path: Path) -> None:
+    code = script(
+        """
+    from logfire._internal.exporters import lifecycle
+
+    (processor,) = lifecycle._each_participant()
+    processor.max_overflow_spans = 100  # instead of 100,000, to reach the cap quickly
+"""
+        + BURST.format(n=10_000)
+        + '    print(len(processor._overflow), flush=True)\n'
+    )
+    result = run_python(code, env=otel_env(rx, tmp_path), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) <= 100  # the overflow never holds more than its cap
+    dropped = dropped_in(result.stderr)
+    assert set(dropped) == {'span queue full'}, result.stderr
+    delivered = 10_000 - dropped['span queue full']
+    rx.wait_until(lambda: span_count(rx) >= delivered, timeout=30, description=f'{delivered} spans')
+    assert len(span_ids(rx)) == delivered, result.stderr
+    assert queued_files(tmp_path) == []

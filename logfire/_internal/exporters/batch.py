@@ -3,7 +3,11 @@
 Like OpenTelemetry's `BatchSpanProcessor` (and configured by the same `OTEL_BSP_*` variables), plus:
 - the first few spans leave after at most 100 ms, so a short script or a first request shows up quickly;
 - `force_flush(timeout_millis)` honours its timeout;
-- a full queue drops new spans with a count in the next warning, never a log line per span;
+- a burst beyond the queue waits in an overflow of up to `MAX_OVERFLOW_SPANS` ended spans, which the worker
+  exports after the queue (appending to it is all the application's thread does); only beyond that are new
+  spans dropped, with a count in the next warning, never a log line per span;
+- at shutdown the worker goes on encoding what is queued for a bounded time (`exit_spill_millis`): what the
+  exporter cannot send before exit it keeps on disk; what is still unencoded then is counted as dropped;
 - after `os.fork()` the child gets its own thread, lock and queue;
 - spans that are still open at exit (say, in a suspended generator) can be ended so they are exported.
 """
@@ -28,6 +32,10 @@ from .processors import leaves_span_unchanged, reads_no_attributes
 QUICK_START_SPANS = 10
 QUICK_START_DELAY_MILLIS = 100
 _OPEN_SPANS_PRUNE_AT = 100_000
+MAX_OVERFLOW_SPANS = 100_000
+"""Ended spans kept beyond the queue during a burst (about 3 KB each for a simple span), exported after it."""
+EXIT_SPILL_MILLIS = 500
+"""At most this long (and a quarter of the shutdown timeout) `shutdown()` lets the worker encode what is left."""
 
 
 @runtime_checkable
@@ -50,6 +58,7 @@ class BatchExportSpanProcessor(SpanProcessor):
         max_queue_size: int = 2048,
         max_export_batch_size: int = 512,
         shutdown_timeout_millis: int = 3000,
+        max_overflow_spans: int = MAX_OVERFLOW_SPANS,
         diagnostics: ExportDiagnostics | None = None,
     ) -> None:
         self.exporter = exporter
@@ -57,6 +66,8 @@ class BatchExportSpanProcessor(SpanProcessor):
         self.max_queue_size = max_queue_size
         self.max_export_batch_size = min(max_export_batch_size, max_queue_size)
         self.shutdown_timeout_millis = shutdown_timeout_millis
+        self.max_overflow_spans = max_overflow_spans
+        self.exit_spill_millis = min(EXIT_SPILL_MILLIS, shutdown_timeout_millis // 4)
         self.diagnostics = diagnostics
         self._shutdown = False
         self._reset_state()
@@ -67,6 +78,7 @@ class BatchExportSpanProcessor(SpanProcessor):
         # Reentrant: a signal handler that logs can interrupt this thread while it holds the lock.
         self._cond = threading.Condition(threading.RLock())
         self._queue: deque[ReadableSpan] = deque()
+        self._overflow: deque[ReadableSpan] = deque()  # when the queue is full; exported after it
         self._open: dict[int, weakref.ReferenceType[Span]] = {}
         self._prune_at = _OPEN_SPANS_PRUNE_AT
         self._thread: threading.Thread | None = None
@@ -76,6 +88,7 @@ class BatchExportSpanProcessor(SpanProcessor):
         self._flush_requested = 0
         self._flush_done = 0
         self._urgent = False
+        self._stop_at: float | None = None  # at shutdown: when the worker stops encoding
 
     def _reset_after_fork(self) -> None:
         self._reset_state()  # the parent exports what it had queued, and ends its own open spans
@@ -102,7 +115,12 @@ class BatchExportSpanProcessor(SpanProcessor):
             return
         queue = self._queue
         if len(queue) >= self.max_queue_size:
-            self._dropped += 1  # reported by the worker thread, never from the application's thread
+            # The worker is awake: a full batch woke it. Ended spans are immutable, so keeping them costs no copy.
+            overflow = self._overflow
+            if len(overflow) >= self.max_overflow_spans:
+                self._dropped += 1  # reported by the worker thread, never from the application's thread
+            else:
+                overflow.append(span)
             return
         queue.append(span)
         size = len(queue)
@@ -143,17 +161,26 @@ class BatchExportSpanProcessor(SpanProcessor):
 
     def shutdown(self) -> None:
         """Hand every queued span to the exporter, then shut it down (it keeps what it could not send)."""
+        spill = self.exit_spill_millis / 1000
         with self._cond:
             if self._shutdown:
                 return
             self._shutdown = True
+            self._stop_at = time.monotonic() + spill
             thread = self._thread
             self._cond.notify_all()
         if thread is not None:
-            thread.join(self.shutdown_timeout_millis / 1000)
-        if thread is None or not thread.is_alive():
+            thread.join(spill + 0.1)
+        if thread is None:
             with suppressed():
                 self._export_queued()
+        # What the worker could not encode in time; what it did encode the exporter sends or keeps on disk.
+        left = len(self._queue) + len(self._overflow)
+        self._queue.clear()
+        self._overflow.clear()
+        if left and self.diagnostics is not None:
+            self.diagnostics.dropped(left, 'not encoded before exit')
+        self._report_dropped()
         self.exporter.shutdown()
 
     # ---- exit hooks ----------------------------------------------------------------------------------
@@ -202,11 +229,16 @@ class BatchExportSpanProcessor(SpanProcessor):
                     return
 
     def _export_queued(self) -> None:
-        queue = self._queue
-        while queue:
+        queue, overflow, size = self._queue, self._overflow, self.max_export_batch_size
+        while queue or overflow:
+            stop_at = self._stop_at
+            if stop_at is not None and time.monotonic() >= stop_at:
+                return
             batch: list[ReadableSpan] = []
-            while queue and len(batch) < self.max_export_batch_size:
+            while queue and len(batch) < size:
                 batch.append(queue.popleft())
+            while overflow and len(batch) < size:
+                batch.append(overflow.popleft())
             with handle_internal_errors('span export'):
                 self.exporter.export(batch)
             self._exported += len(batch)
