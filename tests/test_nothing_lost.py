@@ -370,6 +370,16 @@ def test_a_burst_beyond_the_overflow_cap_drops_the_rest_with_a_count(rx: OTLPRec
 
     (processor,) = lifecycle._each_participant()
     processor.max_overflow_spans = 100  # instead of 100,000, to reach the cap quickly
+    export = processor.exporter.export
+    stalled = []
+
+    def export_after_a_stall(batch):  # the exporter falls behind the burst for a moment, however fast it is
+        if not stalled:
+            stalled.append(True)
+            time.sleep(0.5)
+        return export(batch)
+
+    processor.exporter.export = export_after_a_stall
 """
         + BURST.format(n=10_000)
         + '    print(len(processor._overflow), flush=True)\n'
