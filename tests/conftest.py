@@ -3,10 +3,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from .otlp_receiver import OTLPReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,3 +50,26 @@ needs_fstring_inspection = pytest.mark.skipif(
     sys.version_info < (3, 11),
     reason='f-string inspection is supported (and on by default) from Python 3.11, as in the established SDK',
 )
+
+
+@pytest.fixture
+def rx() -> Iterator[OTLPReceiver]:
+    """A real OTLP/HTTP receiver on 127.0.0.1 for the test's processes to export to."""
+    with OTLPReceiver() as receiver:
+        yield receiver
+
+
+def script(body: str, configure: str = 'console=False, inspect_arguments=False') -> str:
+    """A program that configures logfire (console off) and then runs `body`."""
+    prelude = f'import json, os, signal, sys, time\nimport logfire\nlogfire.configure({configure})\n'
+    return prelude + textwrap.dedent(body)
+
+
+def otel_env(rx: OTLPReceiver, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a process exporting to `rx` only, with its disk queue under `tmp_path`."""
+    return clean_env(
+        OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint,
+        LOGFIRE_SEND_TO_LOGFIRE='false',
+        LOGFIRE_DATA_DIR=str(tmp_path / 'data'),
+        **extra,
+    )

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,31 +18,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from logfire.version import VERSION
 
-from .conftest import ROOT, clean_env, run_python
+from .conftest import ROOT, clean_env, otel_env, run_python, script
 from .otlp_receiver import OTLPReceiver, ReceivedRequest, ReceivedSpan, attributes_to_dict
 
 TOKEN = 'pylf_v1_us_test'
-
-
-@pytest.fixture
-def rx() -> Iterator[OTLPReceiver]:
-    with OTLPReceiver() as receiver:
-        yield receiver
-
-
-def script(body: str, configure: str = 'console=False, inspect_arguments=False') -> str:
-    """A program that configures logfire (console off) and then runs `body`."""
-    prelude = f'import json, os, sys, time\nimport logfire\nlogfire.configure({configure})\n'
-    return prelude + textwrap.dedent(body)
-
-
-def otel_env(rx: OTLPReceiver, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return clean_env(
-        OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint,
-        LOGFIRE_SEND_TO_LOGFIRE='false',
-        LOGFIRE_DATA_DIR=str(tmp_path / 'data'),
-        **extra,
-    )
 
 
 def closed_port() -> int:

@@ -14,9 +14,9 @@ import pytest
 import logfire
 from logfire import Logfire
 
-from .conftest import ROOT, clean_env, run_python
+from .conftest import ROOT, clean_env, otel_env, run_python, script
 from .otlp_receiver import OTLPReceiver
-from .test_export import TOKEN, Child, names_in, otel_env, script, trace_requests
+from .test_export import TOKEN, Child, names_in, trace_requests
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import otel_env, script
 from .otlp_receiver import OTLPReceiver
-from .test_export import Child, otel_env, script
+from .test_export import Child
 
 
 @pytest.fixture

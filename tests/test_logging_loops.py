@@ -17,9 +17,9 @@ import logfire
 from logfire._internal.integrations.asgi import Receive, Scope, Send
 from logfire.testing import CaptureLogfire
 
-from .conftest import clean_env
+from .conftest import clean_env, otel_env
 from .otlp_receiver import OTLPReceiver
-from .test_export import Child, names_in, otel_env, trace_requests
+from .test_export import Child, names_in, trace_requests
 from .uvicorn_server import UvicornServer
 
 ROOT_HANDLER_PROGRAM = textwrap.dedent("""

@@ -8,9 +8,7 @@ import select
 import signal
 import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,29 +16,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from logfire._internal.exporters.valid_utf8 import MAX_VALUE_CHARS
 
-from .conftest import ROOT, clean_env, run_python
+from .conftest import ROOT, otel_env, run_python, script
 from .otlp_receiver import OTLPReceiver, ReceivedSpan
-
-
-@pytest.fixture
-def rx() -> Iterator[OTLPReceiver]:
-    with OTLPReceiver() as receiver:
-        yield receiver
-
-
-def script(body: str, configure: str = 'console=False, inspect_arguments=False') -> str:
-    """A program that configures logfire (console off) and then runs `body`."""
-    prelude = f'import json, os, signal, sys, time\nimport logfire\nlogfire.configure({configure})\n'
-    return prelude + textwrap.dedent(body)
-
-
-def otel_env(rx: OTLPReceiver, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return clean_env(
-        OTEL_EXPORTER_OTLP_ENDPOINT=rx.endpoint,
-        LOGFIRE_SEND_TO_LOGFIRE='false',
-        LOGFIRE_DATA_DIR=str(tmp_path / 'data'),
-        **extra,
-    )
 
 
 def queued_files(tmp_path: Path, signal_name: str = 'traces') -> list[Path]:
