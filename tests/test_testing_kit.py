@@ -120,3 +120,21 @@ def test_values_that_change_between_runs_or_python_versions_are_normalised(capfi
     assert raw.resource.attributes['process.pid'] == os.getpid()
     assert (resource['process.pid'], resource['telemetry.sdk.version']) == (1234, '0.0.0')
     assert resource['service.instance.id'] == '0' * 32
+
+
+def test_real_file_paths_and_line_numbers_can_be_kept(capfire: CaptureLogfire) -> None:
+    logfire.info('here')
+
+    [normalised] = capfire.exporter.exported_spans_as_dict()
+    [real] = capfire.exporter.exported_spans_as_dict(fixed_line_number=None, strip_filepaths=False)
+
+    assert (normalised['attributes']['code.filepath'], normalised['attributes']['code.lineno']) == (
+        'test_testing_kit.py',
+        123,
+    )
+    assert real['attributes']['code.filepath'].endswith('tests/test_testing_kit.py')
+    assert real['attributes']['code.filepath'] != 'test_testing_kit.py'
+    assert (
+        real['attributes']['code.lineno']
+        == test_real_file_paths_and_line_numbers_can_be_kept.__code__.co_firstlineno + 1
+    )
