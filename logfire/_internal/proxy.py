@@ -301,6 +301,7 @@ class _ProxyInstrument:
     ) -> None:
         self._create = create
         self._name = name
+        self.owner: ProxyMeter | None = None
         self._bind(create(meter), wrap)
 
     def rebind(self, meter: metrics.Meter, wrap: WrapMeasure | None) -> None:
@@ -388,6 +389,9 @@ class ProxyMeter(metrics.Meter):
 
     def _add(self, kind: type[_ProxyInstrument], name: str, create: Callable[[metrics.Meter], Any]) -> Any:
         instrument = kind(create, self._meter, name, self._wrap)
+        # The instrument keeps its meter alive: code often keeps only the instrument
+        # (`get_meter(...).create_counter(...)`), and a meter gone from the provider's set is never rebound.
+        instrument.owner = self
         with self._lock:
             self._instruments.add(instrument)
         return instrument
