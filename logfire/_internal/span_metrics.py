@@ -27,6 +27,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, Span
 from opentelemetry.util.types import Attributes, AttributeValue
 
+from .constants import ATTRIBUTES_SPAN_TYPE_KEY
 from .errors import report_internal_error
 from .exporters.processors import EndTransform, StartHook, copy_span
 from .span_storage import with_end_attributes
@@ -80,8 +81,12 @@ class SpanMetrics:
         return measure_in_span
 
     def _remember(self, span: Span, attributes: Mapping[str, AttributeValue]) -> None:
-        """Start hook: note the span as open, so measurements in its descendants reach it."""
-        self._open[span.get_span_context().span_id] = span
+        """Start hook: note the span as open, so measurements in its descendants reach it.
+
+        Not logs: they are never current, so nothing is measured during one.
+        """
+        if attributes.get(ATTRIBUTES_SPAN_TYPE_KEY) != 'log':
+            self._open[span.get_span_context().span_id] = span
 
     def _add(self, name: str, amount: float, attributes: Attributes, context: context_api.Context | None) -> None:
         """Add a measurement to the current span and its open ancestors."""
