@@ -82,10 +82,7 @@ class MetricsOptions:
         ```
     """
 
-    if TYPE_CHECKING:
-        DEFAULT_VIEWS: ClassVar[tuple[View, ...]]
-    else:
-        DEFAULT_VIEWS = _DefaultViews()
+    DEFAULT_VIEWS: ClassVar[tuple[View, ...]] = _DefaultViews()  # pyright: ignore[reportAssignmentType]
     """The views logfire applies unless `views` is given: every histogram aggregates into exponential buckets
     (finer and smaller than fixed buckets), and `http.server.active_requests` keeps only its method and scheme
     attributes. To add views while keeping these: `MetricsOptions(views=[*MetricsOptions.DEFAULT_VIEWS, View(...)])`."""
