@@ -82,7 +82,7 @@ class MetricsOptions:
         ```
     """
 
-    DEFAULT_VIEWS: ClassVar[tuple[View, ...]] = _DefaultViews()  # pyright: ignore[reportAssignmentType]
+    DEFAULT_VIEWS: ClassVar[tuple[View, ...]]  # set below the class: the dataclass must not read it
     """The views logfire applies unless `views` is given: every histogram aggregates into exponential buckets
     (finer and smaller than fixed buckets), and `http.server.active_requests` keeps only its method and scheme
     attributes. To add views while keeping these: `MetricsOptions(views=[*MetricsOptions.DEFAULT_VIEWS, View(...)])`."""
@@ -95,6 +95,9 @@ class MetricsOptions:
     `operation.cost` is always added up."""
     views: Sequence[View] = field(default_factory=default_metric_views)
     """OpenTelemetry metric views for the shared meter provider, in place of `DEFAULT_VIEWS` (the default)."""
+
+
+MetricsOptions.DEFAULT_VIEWS = _DefaultViews()  # pyright: ignore[reportAttributeAccessIssue]
 
 
 @dataclass(frozen=True)
