@@ -388,12 +388,12 @@ class ProxyMeter(metrics.Meter):
             instrument.rebind(self._meter, wrap)
 
     def _add(self, kind: type[_ProxyInstrument], name: str, create: Callable[[metrics.Meter], Any]) -> Any:
-        instrument = kind(create, self._meter, name, self._wrap)
+        with self._lock:  # made under the lock, so a `rebind` either sees the instrument or happened before it
+            instrument = kind(create, self._meter, name, self._wrap)
+            self._instruments.add(instrument)
         # The instrument keeps its meter alive: code often keeps only the instrument
         # (`get_meter(...).create_counter(...)`), and a meter gone from the provider's set is never rebound.
         instrument.owner = self
-        with self._lock:
-            self._instruments.add(instrument)
         return instrument
 
     def create_counter(self, name: str, unit: str = '', description: str = '') -> metrics.Counter:
