@@ -291,3 +291,20 @@ def test_instrumentation_metrics_reach_spans_on_the_wire_and_follow_reconfigurat
         'on again': {'library.calls': {'details': [{'attributes': {}, 'total': 4}], 'total': 4}},
     }
     assert sum(p.value or 0 for m in rx.metrics() if m.name == 'library.calls' for p in m.data_points) == 7
+
+
+def _straight_to_sdk(measure: Any) -> bool:
+    """Whether a measurement method is the SDK instrument's own (bound) method, with nothing of ours around it."""
+    return type(getattr(measure, '__self__', None)).__module__.startswith('opentelemetry.sdk.metrics')
+
+
+def test_measurements_go_straight_to_the_sdk_unless_added_up_in_spans(not_collecting: Local, collecting: Local) -> None:
+    # The zero-cost promise: with nothing added up, an instrument's `add` or `record` is the SDK's own method.
+    off = not_collecting.logfire
+    assert _straight_to_sdk(off.metric_counter('c').add)
+    assert _straight_to_sdk(off.metric_histogram('h').record)
+    assert not _straight_to_sdk(off.metric_histogram('operation.cost').record)
+    on = collecting.logfire
+    assert not _straight_to_sdk(on.metric_counter('c').add)
+    assert not _straight_to_sdk(on.metric_histogram('h').record)
+    assert _straight_to_sdk(on.metric_up_down_counter('u').add)
