@@ -12,6 +12,7 @@ HEAVY = [
     'opentelemetry.exporter.otlp.proto.http',
     'opentelemetry.instrumentation.asgi',
     'opentelemetry.instrumentation',
+    'opentelemetry.sdk.metrics',  # `MetricsOptions.DEFAULT_VIEWS` is built when read
     'requests',
     'executing',
     'sqlalchemy',  # the attribute encoder looks it up in sys.modules, never imports it
