@@ -2,6 +2,7 @@
 
 It runs apart from the exporters it measures, so decoding requests never competes with them for the GIL.
 `POST /v1/traces` counts the spans of a (gzip- or deflate-compressed) request; `GET /count` returns the total.
+Other signals (`/v1/metrics`, `/v1/logs`) are answered 200 and not counted.
 It prints its port on the first line of stdout.
 
     python benchmarks/receiver.py
@@ -32,6 +33,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         global _count
         body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+        if self.path != '/v1/traces':
+            self._reply(_RESPONSE, 'application/x-protobuf')  # the empty response of every OTLP signal
+            return
         encoding = (self.headers.get('Content-Encoding') or '').lower()
         if encoding == 'gzip':
             body = gzip.decompress(body)

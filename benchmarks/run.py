@@ -40,12 +40,14 @@ class Case:
 
 def _cases() -> list[Case]:
     from .asgi import asgi_case
+    from .burst import burst_10k_case, burst_100k_case
     from .clients import executor_case, httpx_case
     from .databases import psycopg_case
     from .export import encode_case, export_case, export_cpu_gzip_case, export_cpu_none_case
     from .fastapi import fastapi_case
     from .processes import memory_case, startup_case
     from .sampling import tail_sampling_case
+    from .served import served_case
     from .spans import five_attributes_case, log_case, logging_case, nested_case, span_case
 
     return [
@@ -65,6 +67,9 @@ def _cases() -> list[Case]:
         Case('otlp_encode', encode_case, Budget(0.5)),
         Case('export_cpu_gzip', export_cpu_gzip_case, Budget(0.5)),
         Case('export_cpu_none', export_cpu_none_case, Budget(0.5)),
+        Case('served_request', served_case, Budget(1.15)),
+        Case('burst_10k', burst_10k_case, Budget(1.5)),
+        Case('burst_100k', burst_100k_case, Budget(1.5)),
         Case('memory_backend_down', memory_case, Budget(50, 'max_value')),
     ]
 
