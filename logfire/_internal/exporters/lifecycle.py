@@ -226,7 +226,8 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     # The default action: the process is about to die, so end open spans too, then die of SIGTERM as the
     # process would have without us. A second SIGTERM meanwhile kills it at once.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _sigterm_flush = _start(_flush_then_die)
+    earlier = _sigterm_flush  # a flush started by an earlier SIGTERM, which the program's handler got too
+    _sigterm_flush = _start(lambda: _flush_then_die(earlier))
 
 
 def _start(work: Callable[[], None]) -> threading.Thread:
@@ -235,9 +236,12 @@ def _start(work: Callable[[], None]) -> threading.Thread:
     return thread
 
 
-def _flush_then_die() -> None:
+def _flush_then_die(earlier: threading.Thread | None) -> None:
+    deadline = time.monotonic() + _budget_millis / 1000 + 0.5
     with handle_internal_errors('flush on SIGTERM'):
-        run_bounded(_end_and_flush, _budget_millis / 1000 + 0.5, 'logfire-sigterm-flush')
+        run_bounded(_end_and_flush, deadline - time.monotonic(), 'logfire-sigterm-flush')
+    if earlier is not None:  # it may be writing what it took from memory to disk: dying now would lose that
+        earlier.join(max(0.0, deadline - time.monotonic()))
     os.kill(os.getpid(), signal.SIGTERM)
 
 
