@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import gzip
 import math
+import random
 import socket
+import struct
 import sys
 import threading
 import time
@@ -114,6 +116,8 @@ class ReceivedRequest:
     status: int | None
     received_at: float
     error: str | None = None
+    stalled: float = 0.0
+    """Seconds the receiver waited before answering (or dropping) the request."""
 
     @property
     def accepted(self) -> bool:
@@ -240,6 +244,16 @@ class _Plan:
     stall: float
     wake: threading.Event
     generation: int
+    reset: bool = False
+
+
+@dataclass
+class _Chaos:
+    rng: random.Random
+    fail: float
+    slow: float
+    reset: float
+    slow_seconds: tuple[float, float]
 
 
 class _ClientError(Exception):
@@ -362,6 +376,7 @@ class OTLPReceiver:
         self._version = 0
         self._override: _Rule | None = None
         self._stall: _Rule | None = None
+        self._chaos: _Chaos | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
@@ -480,12 +495,50 @@ class OTLPReceiver:
         with self._lock:
             self._stall = _Rule(times, seconds=seconds) if seconds else None
 
+    def chaos(
+        self,
+        seed: int,
+        *,
+        fail: float = 0.0,
+        slow: float = 0.0,
+        reset: float = 0.0,
+        slow_seconds: tuple[float, float] = (0.5, 2.0),
+    ) -> None:
+        """Misbehave at random, reproducibly: each POST independently gets one of these, or a normal answer.
+
+        Args:
+            seed: Seeds the receiver's own random generator, so that a run can be replayed.
+            fail: The probability of answering 500.
+            slow: The probability of answering (200, or 500 when it also fails) only after a pause drawn
+                uniformly from `slow_seconds`: longer than the client's timeout, the client gives up first.
+            reset: The probability of reading the request, then resetting the connection without an answer.
+
+        `chaos(seed)` with no probabilities restores normal behaviour.
+        """
+        for name, value in (('fail', fail), ('slow', slow), ('reset', reset)):
+            if not 0 <= value <= 1:
+                raise ValueError(f'{name} must be a probability between 0 and 1, got {value!r}')
+        low, high = slow_seconds
+        if not 0 <= low <= high <= _MAX_STALL:
+            raise ValueError(f'slow_seconds must be (low, high) with 0 <= low <= high <= {_MAX_STALL}')
+        chaos = _Chaos(random.Random(seed), fail, slow, reset, slow_seconds) if fail or slow or reset else None
+        with self._lock:
+            self._chaos = chaos
+
     def _plan(self) -> _Plan:
         with self._lock:
             override, stall = self._override or _Rule(None), self._stall or _Rule(None)
             self._override = self._override and self._override.use()
             self._stall = self._stall and self._stall.use()
-            return _Plan(override.status, override.headers, stall.seconds, self._wake, self._generation)
+            plan = _Plan(override.status, override.headers, stall.seconds, self._wake, self._generation)
+            chaos = self._chaos
+            if chaos is None:
+                return plan
+            rng = chaos.rng
+            reset = rng.random() < chaos.reset
+            status = 500 if rng.random() < chaos.fail else plan.status
+            pause = rng.uniform(*chaos.slow_seconds) if rng.random() < chaos.slow else plan.stall
+            return _Plan(status, plan.headers, pause, plan.wake, plan.generation, reset)
 
     def _handle(self, handler: _Handler) -> None:
         received_at = time.time()
@@ -503,21 +556,25 @@ class OTLPReceiver:
             error, error_status = f'malformed request body framing: {e}', 400
             handler.close_connection = True
         plan = self._plan()
+        stalled_at = time.monotonic()
         if plan.stall:
             plan.wake.wait(plan.stall)
+        stalled = time.monotonic() - stalled_at if plan.stall else 0.0
         status: int | None = error_status if error_status and plan.status == 200 else plan.status
         with self._lock:
-            if plan.generation != self._generation:
-                status = None  # go_away()/stop() while stalled: drop the request unanswered
+            if plan.generation != self._generation or plan.reset:
+                status = None  # go_away()/stop() while stalled, or a reset: drop the request unanswered
             self._requests.append(
                 ReceivedRequest(
-                    handler.command, path, headers, len(raw), body, signal, request, status, received_at, error
+                    handler.command, path, headers, len(raw), body, signal, request, status, received_at, error, stalled
                 )
             )
             self._version += 1
             self._changed.notify_all()
         if status is None:
             handler.close_connection = True
+            if plan.reset:  # an RST rather than a FIN: the client sees 'connection reset by peer'
+                handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
             return
         if status == 200 and signal is not None:
             handler.respond(status, plan.headers, _REQUEST_TYPES[path][2], 'application/x-protobuf')

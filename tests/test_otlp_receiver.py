@@ -155,6 +155,26 @@ def test_respond_with_persists_until_reset(rx: OTLPReceiver) -> None:
     assert [s.name for s in rx.spans()] == ['ok']
 
 
+def _outcome(rx: OTLPReceiver, name: str) -> int | str:
+    try:
+        return _post(rx, '/v1/traces', _trace_request(name))[0]
+    except ConnectionResetError:
+        return 'reset'
+
+
+def test_chaos_misbehaves_at_random_the_same_way_for_the_same_seed() -> None:
+    runs: list[list[int | str]] = []
+    for _ in range(2):
+        with OTLPReceiver() as rx:
+            rx.chaos(7, fail=0.4, reset=0.3, slow=0.1, slow_seconds=(0.05, 0.1))
+            runs.append([_outcome(rx, str(i)) for i in range(20)])
+            assert [r.stalled > 0 for r in rx.requests].count(True) > 0
+            rx.chaos(7)  # healthy again
+            assert _outcome(rx, 'ok') == 200
+    assert runs[0] == runs[1]
+    assert set(runs[0]) == {200, 500, 'reset'}
+
+
 def test_bad_requests_are_rejected_and_counted_separately(rx: OTLPReceiver) -> None:
     assert _post(rx, '/v1/nope', b'')[0] == 404
     assert _post(rx, '/v1/traces', b'\xff\xff\xff')[0] == 400

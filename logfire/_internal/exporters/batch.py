@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from ..errors import handle_internal_errors
 from .diagnostics import ExportDiagnostics, suppressed
-from .lifecycle import at_fork_in_child, register_participant
+from .lifecycle import at_fork_in_child, claim_sigterm, register_participant
 from .processors import leaves_span_unchanged, reads_no_attributes
 
 QUICK_START_SPANS = 10
@@ -89,6 +89,9 @@ class BatchExportSpanProcessor(SpanProcessor):
         self._flush_done = 0
         self._urgent = False
         self._stop_at: float | None = None  # at shutdown: when the worker stops encoding
+        # Until a span ends in the main thread: then make sure SIGTERM still flushes (a server, or the code that
+        # forked this process, may have set its own handler since configure()).
+        self._claim_sigterm = True
 
     def _reset_after_fork(self) -> None:
         self._reset_state()  # the parent exports what it had queued, and ends its own open spans
@@ -113,6 +116,8 @@ class BatchExportSpanProcessor(SpanProcessor):
         self._open.pop(context.span_id, None)
         if self._shutdown:
             return
+        if self._claim_sigterm:
+            self._claim_sigterm = not claim_sigterm()
         queue = self._queue
         if len(queue) >= self.max_queue_size:
             # The worker is awake: a full batch woke it. Ended spans are immutable, so keeping them costs no copy.

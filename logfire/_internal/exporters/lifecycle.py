@@ -10,6 +10,12 @@
   `Pool.terminate()` signals it). With a previous handler of its own (uvicorn's), that handler runs at once; with
   the default action, the handler returns and the thread ends the process with SIGTERM once the flush is done
   (within the shutdown budget), or the process ends on its own first, after its exit hooks waited for the thread.
+- Servers move SIGTERM around: gunicorn's uvicorn worker resets it to the default action after the fork (so a
+  handler installed by `configure()` in the master or in `post_fork` is gone), and uvicorn installs its own while
+  serving, then puts back the one it found and raises the signal again once it has shut down. So the first span
+  that ends in the main thread puts our handler back on top of whatever is there (`claim_sigterm()`), and after a
+  SIGTERM handed to such a handler, the main thread is watched until something sets the default action back:
+  our handler takes its place at once, and the re-raised signal flushes before it kills.
 """
 
 from __future__ import annotations
@@ -166,24 +172,36 @@ if hasattr(os, 'register_at_fork'):
 
 # ---- SIGTERM ----------------------------------------------------------------------------------------
 
-_previous_handler: Any = None
+_displaced: list[Any] = []
+"""The handler each installation of ours took the place of; ours hands the signal on to the last one."""
 _installed = False
 
 
 def _install_sigterm_handler() -> None:
     """Flush on SIGTERM, then let the previous handler act; only from the main thread, only once."""
-    global _previous_handler, _installed
-    if _installed or threading.current_thread() is not threading.main_thread():
-        return
+    if not _installed:
+        claim_sigterm()
+
+
+def claim_sigterm() -> bool:
+    """Put our SIGTERM handler on top of the current one, unless it is there already or SIGTERM is ignored.
+
+    Returns:
+        False when called outside the main thread (only it can set signal handlers): try again later.
+    """
+    global _installed
+    if threading.current_thread() is not threading.main_thread():
+        return False
     try:
-        previous = signal.getsignal(signal.SIGTERM)
-        if previous is signal.SIG_IGN or previous is None:  # ignored on purpose, or set outside Python
-            return
+        current = signal.getsignal(signal.SIGTERM)
+        if current is _on_sigterm or current is signal.SIG_IGN or current is None:  # None: set outside Python
+            return True
         signal.signal(signal.SIGTERM, _on_sigterm)
     except (ValueError, OSError, AttributeError):  # pragma: no cover - no signals here
-        return
-    _previous_handler = previous
+        return True
+    _displaced.append(current)
     _installed = True
+    return True
 
 
 _sigterm_flush: threading.Thread | None = None
@@ -192,19 +210,24 @@ _sigterm_flush: threading.Thread | None = None
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     global _sigterm_flush
-    previous = _previous_handler
+    _stop_watching()
+    previous = _displaced[-1] if _displaced else signal.SIG_DFL
     # This handler may have interrupted code of ours that holds a lock the flush needs: the flush runs in a
     # thread, and the handler never waits for it, so the interrupted frame goes on and releases the lock.
     if callable(previous):
         # With a handler of its own (uvicorn's), the program decides when to end, and open spans may still end
-        # normally: only flush, and let the program's handler act at once; the exit hooks flush again.
+        # normally: only flush, and let the program's handler act at once; the exit hooks flush again. If the
+        # program then restores the default action and raises the signal again (uvicorn does, after its graceful
+        # shutdown), the watch puts this handler back first, so that the spans of the last requests are flushed.
         _sigterm_flush = _start(flush_participants)
+        _watch_main_thread()
         previous(signum, frame)
         return
     # The default action: the process is about to die, so end open spans too, then die of SIGTERM as the
     # process would have without us. A second SIGTERM meanwhile kills it at once.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _sigterm_flush = _start(_flush_then_die)
+    earlier = _sigterm_flush  # a flush started by an earlier SIGTERM, which the program's handler got too
+    _sigterm_flush = _start(lambda: _flush_then_die(earlier))
 
 
 def _start(work: Callable[[], None]) -> threading.Thread:
@@ -213,14 +236,93 @@ def _start(work: Callable[[], None]) -> threading.Thread:
     return thread
 
 
-def _flush_then_die() -> None:
+def _flush_then_die(earlier: threading.Thread | None) -> None:
+    deadline = time.monotonic() + _budget_millis / 1000 + 0.5
     with handle_internal_errors('flush on SIGTERM'):
-        run_bounded(_end_and_flush, _budget_millis / 1000 + 0.5, 'logfire-sigterm-flush')
+        run_bounded(_end_and_flush, deadline - time.monotonic(), 'logfire-sigterm-flush')
+    if earlier is not None:  # it may be writing what it took from memory to disk: dying now would lose that
+        earlier.join(max(0.0, deadline - time.monotonic()))
     os.kill(os.getpid(), signal.SIGTERM)
 
 
 def await_sigterm_flush() -> None:
     """At exit, if a SIGTERM arrived: let its flush finish (with the default action, it then ends the process)."""
+    _stop_watching()
     thread = _sigterm_flush
     if thread is not None and thread is not threading.current_thread():
         thread.join(_budget_millis / 1000 + 1.0)
+
+
+# ---- after a SIGTERM handed on: watching what the program does with the signal ----------------------
+
+WATCH_SECONDS = 120.0
+"""After a SIGTERM handed to the program's own handler, how long the main thread is watched at most."""
+_WATCH_CHECK_EVERY = 1024
+_SIGNAL_CODE: Any = getattr(signal.signal, '__code__', None)  # the Python wrapper every `signal.signal()` runs
+_watch_until: float | None = None
+_watch_events = 0
+_setting: tuple[bool, Any] = (False, None)
+"""From the call of the watched `signal.signal()` to its return: whether it sets SIGTERM, and to what."""
+
+
+def _watch_main_thread() -> None:
+    """Until the program sets SIGTERM back (to ours, the default action or SIG_IGN), watch its `signal.signal()`s.
+
+    A profile function on the main thread (the thread this signal handler runs in) sees each such call; it costs
+    the main thread a function call per Python call, only between a SIGTERM and the end of the program's graceful
+    shutdown, and never longer than `WATCH_SECONDS`. A profiler already in place is left alone.
+    """
+    global _watch_until, _watch_events
+    if _SIGNAL_CODE is None or sys.getprofile() is not None:  # pragma: no cover - another Python, or a profiler
+        return
+    _watch_until = time.monotonic() + WATCH_SECONDS
+    _watch_events = 0
+    sys.setprofile(_on_profile_event)
+
+
+def _on_profile_event(frame: FrameType, event: str, arg: object) -> None:
+    global _watch_events, _setting
+    if frame.f_code is _SIGNAL_CODE:
+        caller = frame.f_back
+        if caller is not None and caller.f_code is _CLAIM_CODE:  # our own
+            return
+        if event == 'call':
+            arguments = frame.f_locals
+            _setting = (arguments.get('signalnum') == signal.SIGTERM, arguments.get('handler'))
+        elif event == 'return' and _setting[0]:
+            with handle_internal_errors('watching SIGTERM'):
+                _after_sigterm_was_set(_setting[1])
+        return
+    _watch_events += 1
+    if _watch_events >= _WATCH_CHECK_EVERY:
+        _watch_events = 0
+        deadline = _watch_until
+        if deadline is None or time.monotonic() > deadline:
+            _stop_watching()
+
+
+def _after_sigterm_was_set(handler: Any) -> None:
+    """The program set SIGTERM's handler to `handler`, now that it has shut down (or while it does)."""
+    if handler is _on_sigterm:
+        # It put ours back (uvicorn restores the handler it found when it started serving): hand on to what ours
+        # had displaced then, not to the program's handler, which has done its work.
+        if len(_displaced) > 1:
+            _displaced.pop()
+        _stop_watching()
+    elif handler == signal.SIG_DFL:
+        # Typically followed by raising the signal again: make that flush first, then die as it would have.
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        _displaced.append(signal.SIG_DFL)
+        _stop_watching()
+    elif handler == signal.SIG_IGN:
+        _stop_watching()
+
+
+_CLAIM_CODE = claim_sigterm.__code__
+
+
+def _stop_watching() -> None:
+    global _watch_until
+    if _watch_until is not None and threading.current_thread() is threading.main_thread():
+        _watch_until = None
+        sys.setprofile(None)
