@@ -5,12 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 
 from .errors import handle_internal_errors
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk._logs import LoggerProvider
 
 
 @dataclass
@@ -22,11 +26,16 @@ class Pipeline:
     defer_attributes: bool = False
     """Whether logfire's API may start its spans without attributes and have the root processor add them, which
     skips validating values the API has made valid already (see `span_storage`)."""
+    logger_provider: LoggerProvider | None = None
+    """The OpenTelemetry logs signal's provider; None when no log record would go anywhere."""
 
     def force_flush(self, timeout_millis: int) -> bool:
-        """Flush spans, then metrics, within `timeout_millis` in total."""
+        """Flush spans, then log records, then metrics, within `timeout_millis` in total."""
         deadline = time.monotonic() + timeout_millis / 1000
         ok = self.tracer_provider.force_flush(timeout_millis)
+        if self.logger_provider is not None:
+            remaining = max(0, int((deadline - time.monotonic()) * 1000))
+            ok = self.logger_provider.force_flush(remaining) and ok
         if isinstance(self.meter_provider, MeterProvider):
             remaining = max(0, int((deadline - time.monotonic()) * 1000))
             try:
@@ -51,6 +60,11 @@ class Pipeline:
                 # flush before it would export them twice (and run the callbacks twice).
                 ok = self.tracer_provider.force_flush(timeout_millis - reserve) if flush else True
                 self.tracer_provider.shutdown()
+                if self.logger_provider is not None:
+                    if flush:
+                        remaining = int((deadline - time.monotonic()) * 1000) - reserve
+                        ok = self.logger_provider.force_flush(max(0, remaining)) and ok
+                    self.logger_provider.shutdown()
                 if isinstance(self.meter_provider, MeterProvider):
                     remaining = int((deadline - time.monotonic()) * 1000)
                     self.meter_provider.shutdown(timeout_millis=max(1, remaining))

@@ -1,4 +1,4 @@
-"""Build the OpenTelemetry pipeline (tracer and meter providers, processors, exporters) from a config."""
+"""Build the OpenTelemetry pipeline (tracer, meter and logger providers, processors, exporters) from a config."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from .exporters.processors import RootSpanProcessor
+from .log_provider import build_logger_provider
 from .pipeline import Pipeline
 from .resource import build_resource
 from .span_storage import storage_works
@@ -45,10 +46,12 @@ def build_pipeline(config: LogfireConfig, export_processors: Sequence[SpanProces
     settings = config.settings
     resource = build_resource(config)
     children: list[SpanProcessor] = list(settings.additional_span_processors)
+    console = None
     if config.console is not None:
         from .exporters.console import ConsoleSpanProcessor
 
-        children.append(ConsoleSpanProcessor(config.console))
+        console = ConsoleSpanProcessor(config.console)
+        children.append(console)
     export: list[SpanProcessor] = list(export_processors)
     if _wants_export(config):
         from .exporters.otlp import span_processor
@@ -95,7 +98,8 @@ def build_pipeline(config: LogfireConfig, export_processors: Sequence[SpanProces
 
             readers.extend(PeriodicExportingMetricReader(exporter) for exporter in _metric_exporters(config))
         meter_provider = MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False)
-    return Pipeline(tracer_provider, meter_provider, defer_attributes)
+    logger_provider = build_logger_provider(config, resource, meter_provider, console, _wants_export(config))
+    return Pipeline(tracer_provider, meter_provider, defer_attributes, logger_provider)
 
 
 def _wants_export(config: LogfireConfig) -> bool:
