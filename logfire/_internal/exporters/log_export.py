@@ -157,17 +157,18 @@ class BatchLogExportProcessor(LogRecordProcessor):
         with self._cond:
             if self._shutdown:
                 return False
-            if not self._queue and self._thread is None:
-                return True  # nothing was ever emitted here
-            self._flush_requested += 1
-            target = self._flush_requested
-            self._ensure_worker_locked()
-            self._cond.notify_all()
-            while self._flush_done < target:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
+            # Nothing emitted yet: no worker to start, though the exporter may hold an earlier process's leftovers.
+            idle = not self._queue and self._thread is None
+            if not idle:
+                self._flush_requested += 1
+                target = self._flush_requested
+                self._ensure_worker_locked()
+                self._cond.notify_all()
+                while self._flush_done < target:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._cond.wait(remaining)
         remaining_millis = max(0, int((deadline - time.monotonic()) * 1000))
         return self.exporter.force_flush(remaining_millis)
 
