@@ -3,7 +3,8 @@
 Log records go to the same destinations as spans (`/v1/logs`), through a `Delivery` of their own per destination:
 retries with backoff, a bounded disk queue in `data_dir` that the next process drains, a bounded exit. The batch
 processor is a small sibling of the span one (`batch`): a worker thread started on the first record, a bounded
-queue whose overflow is counted (never a log line per record), the exit, SIGTERM and fork hooks of `lifecycle`.
+queue whose overflow is counted (never a log line per record), the exit, SIGTERM and fork hooks of `lifecycle`
+(joined on the first record too).
 
 Imported at `configure()` when log export is on, so the export threads never import a module first (see `otlp`).
 """
@@ -117,7 +118,6 @@ class BatchLogExportProcessor(LogRecordProcessor):
         self._shutdown = False
         self._reset_state()
         at_fork_in_child(self, BatchLogExportProcessor._reset_state)  # the parent exports what it had queued
-        register_participant(self)
 
     def _reset_state(self) -> None:
         # Reentrant: a signal handler that logs can interrupt this thread while it holds the lock.
@@ -210,6 +210,9 @@ class BatchLogExportProcessor(LogRecordProcessor):
 
     def _ensure_worker_locked(self) -> None:
         if self._thread is None and not self._shutdown:
+            # Only a processor that has records takes part in the exit and SIGTERM flushes (an earlier process's
+            # leftovers wait on disk for a normal exit, or for the next process).
+            register_participant(self)
             self._wake_at = time.monotonic() + self.schedule_delay_millis / 1000
             self._thread = threading.Thread(target=self._work, name='logfire-batch-logs', daemon=True)
             self._thread.start()
