@@ -14,8 +14,10 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from .exporters.processors import RootSpanProcessor
 from .log_provider import build_logger_provider
+from .options import default_metric_views
 from .pipeline import Pipeline
 from .resource import build_resource
+from .span_metrics import SpanMetrics
 from .span_storage import storage_works
 
 if TYPE_CHECKING:
@@ -97,9 +99,11 @@ def build_pipeline(config: LogfireConfig, export_processors: Sequence[SpanProces
             from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
             readers.extend(PeriodicExportingMetricReader(exporter) for exporter in _metric_exporters(config))
-        meter_provider = MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False)
+        views = default_metric_views() if settings.metric_views is None else settings.metric_views
+        meter_provider = MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False, views=views)
+    span_metrics = SpanMetrics(settings.metrics_collect_in_spans, root.add_hooks)
     logger_provider = build_logger_provider(config, resource, meter_provider, console, _wants_export(config))
-    return Pipeline(tracer_provider, meter_provider, defer_attributes, logger_provider)
+    return Pipeline(tracer_provider, meter_provider, defer_attributes, span_metrics.wrap, logger_provider)
 
 
 def _wants_export(config: LogfireConfig) -> bool:

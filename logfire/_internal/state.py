@@ -125,7 +125,7 @@ class LogfireState:
                     defer_attributes=pipeline.defer_attributes,
                     ns_timestamp_generator=self.ns_timestamp_generator,
                 )
-                self.meter_provider.set_delegate(pipeline.meter_provider)
+                self.meter_provider.set_delegate(pipeline.meter_provider, wrap_measure=pipeline.wrap_measure)
             logger_provider = self._logger_provider
             if logger_provider is not None:
                 real = pipeline.logger_provider if pipeline is not None else None
