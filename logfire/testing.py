@@ -16,14 +16,18 @@ def test_greeting_is_logged(capfire: CaptureLogfire) -> None:
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 import pytest
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, LogRecordExportResult, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
@@ -41,6 +45,7 @@ __all__ = [
     'IncrementalIdGenerator',
     'SeededRandomIdGenerator',
     'TestExporter',
+    'TestLogExporter',
     'TimeGenerator',
     'capfire',
     'get_collected_metrics',
@@ -102,6 +107,114 @@ class TestExporter(SpanExporter):
         return spans_as_dicts(
             spans, normalise, resources=include_resources, instrumentation_scope=include_instrumentation_scope
         )
+
+
+class TestLogExporter(InMemoryLogRecordExporter):
+    """A log record exporter that keeps the OpenTelemetry log records it is given in memory, for tests.
+
+    Each record is kept as a copy timed by `ns_timestamp_generator` (its `timestamp`, then its
+    `observed_timestamp`), so that the times are the same on every run; the record itself is left as it was.
+
+    Args:
+        ns_timestamp_generator: The clock for the kept copies, such as a `TimeGenerator`; by default a new
+            `TimeGenerator` of this exporter's own.
+
+    Example:
+        ```python
+        from opentelemetry._logs import get_logger
+        from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+
+        import logfire
+        from logfire.testing import TestLogExporter
+
+        exporter = TestLogExporter()
+        advanced = logfire.AdvancedOptions(log_record_processors=[SimpleLogRecordProcessor(exporter)])
+        local = logfire.configure(local=True, console=False, advanced=advanced)
+        get_logger('payments', logger_provider=local.config.logger_provider).emit(body='card declined')
+
+        [record] = exporter.exported_logs_as_dicts()
+        assert record['body'] == 'card declined'
+        local.shutdown()
+        ```
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, ns_timestamp_generator: Callable[[], int] | None = None) -> None:
+        super().__init__()
+        self.ns_timestamp_generator: Callable[[], int] = ns_timestamp_generator or TimeGenerator()
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        """Keep a copy of each record, timed by `ns_timestamp_generator`."""
+        kept: list[ReadableLogRecord] = []
+        for readable in batch:
+            record = copy.copy(readable.log_record)
+            record.timestamp = self.ns_timestamp_generator()
+            record.observed_timestamp = self.ns_timestamp_generator()
+            kept.append(ReadableLogRecord(record, readable.resource, readable.instrumentation_scope, readable.limits))
+        return super().export(kept)
+
+    def exported_logs_as_dicts(
+        self,
+        fixed_line_number: int | None = 123,
+        strip_filepaths: bool = True,
+        include_resources: bool = False,
+        include_instrumentation_scope: bool = False,
+        parse_json_attributes: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The exported log records as plain dicts, in the order they were emitted.
+
+        Args:
+            fixed_line_number: Replace the line number attribute (`code.lineno` or `code.line.number`) with this
+                (None keeps the real line).
+            strip_filepaths: Keep only the file name of `code.filepath` (or `code.file.path`).
+            include_resources: Add each record's resource attributes under `resource`.
+            include_instrumentation_scope: Add the name of the logger that emitted it under `instrumentation_scope`.
+            parse_json_attributes: Parse each string attribute that holds a JSON object or array.
+
+        Returns:
+            One dict per record with `body`, `severity_number`, `severity_text`, `attributes`, `timestamp`,
+            `observed_timestamp`, `trace_id`, `span_id` and `trace_flags`.
+        """
+        normalise = Normalisation(fixed_line_number, strip_filepaths, parse_json_attributes)
+        result: list[dict[str, Any]] = []
+        for readable in self.get_finished_logs():
+            record = readable.log_record
+            attributes = _log_attributes(normalise, record.attributes)
+            severity = record.severity_number
+            item: dict[str, Any] = {
+                'body': record.body,
+                'severity_number': severity.value if severity is not None else None,
+                'severity_text': record.severity_text,
+                'attributes': attributes,
+                'timestamp': record.timestamp,
+                'observed_timestamp': record.observed_timestamp,
+                'trace_id': record.trace_id,
+                'span_id': record.span_id,
+                'trace_flags': record.trace_flags,
+            }
+            if include_resources:
+                item['resource'] = {'attributes': normalise.attributes(readable.resource.attributes)}
+            if include_instrumentation_scope:
+                scope = readable.instrumentation_scope
+                item['instrumentation_scope'] = scope.name if scope else None
+            result.append(item)
+        return result
+
+    def shutdown(self) -> None:
+        """Forget the records, as the established SDK's does (the exporter stays usable)."""
+        self.clear()
+
+
+def _log_attributes(normalise: Normalisation, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """As for spans, and the same for OpenTelemetry's newer names of the code location."""
+    result = normalise.attributes(attributes)
+    if normalise.fixed_line_number is not None and 'code.line.number' in result:
+        result['code.line.number'] = normalise.fixed_line_number
+    path = result.get('code.file.path')
+    if normalise.strip_filepaths and isinstance(path, str):
+        result['code.file.path'] = PurePath(path).name
+    return result
 
 
 class IncrementalIdGenerator(IdGenerator):
@@ -168,10 +281,14 @@ class TimeGenerator:
 
 @dataclass
 class CaptureLogfire:
-    """What `capfire` gives a test: the span exporter and the metrics reader of the test's pipeline."""
+    """What `capfire` gives a test: the span exporter, the metrics reader and the log exporter of its pipeline."""
 
     exporter: TestExporter
+    """Every span, as it ended."""
     metrics_reader: InMemoryMetricReader
+    """The metrics recorded; see `get_collected_metrics()`."""
+    log_exporter: TestLogExporter
+    """Every OpenTelemetry log record that libraries emitted (logfire's own logs are spans, in `exporter`)."""
 
     def get_collected_metrics(self) -> list[dict[str, Any]]:
         """The metrics collected so far, as plain dicts (one per metric); see `get_collected_metrics()`."""
@@ -220,19 +337,22 @@ def get_collected_metrics(metrics_reader: InMemoryMetricReader) -> list[dict[str
 
 @pytest.fixture
 def capfire() -> Iterator[CaptureLogfire]:
-    """Configure logfire to capture spans and metrics in memory for one test, then restore the old config.
+    """Configure logfire to capture spans, metrics and log records in memory for one test, then restore the old config.
 
     Ids come from an `IncrementalIdGenerator`; nothing is printed or sent. Spans are timed by the SDK's clock, the
-    same clock instrumentation uses, so `exported_spans_as_dict()` renumbers all of them in their true order.
+    same clock instrumentation uses, so `exported_spans_as_dict()` renumbers all of them in their true order. Log
+    records are timed by the `TimeGenerator` of `log_exporter`.
     """
     exporter = TestExporter()
     reader = InMemoryMetricReader()
+    log_exporter = TestLogExporter()
     settings = load_settings(
         {
             'send_to_logfire': False,
             'console': False,
             'additional_span_processors': (SimpleSpanProcessor(exporter),),
             'metric_readers': (reader,),
+            'log_record_processors': (SimpleLogRecordProcessor(log_exporter),),
             'id_generator': IncrementalIdGenerator(),
         }
     )
@@ -240,7 +360,7 @@ def capfire() -> Iterator[CaptureLogfire]:
     install_globals(GLOBAL_STATE)
     previous = GLOBAL_STATE.swap(config, build_pipeline(config))
     try:
-        yield CaptureLogfire(exporter, reader)
+        yield CaptureLogfire(exporter, reader, log_exporter)
     finally:
         ours = GLOBAL_STATE.swap(*previous)
         if ours[1] is not None:

@@ -44,12 +44,14 @@ def test_logging_values_of_every_kind_imports_neither_numpy_nor_pandas() -> None
     assert json.loads(result.stdout) == []
 
 
-def test_console_off_and_no_export_keeps_rich_and_otlp_unloaded() -> None:
+def test_console_off_and_no_export_keeps_rich_otlp_and_the_logs_sdk_unloaded() -> None:
+    # With nowhere for OpenTelemetry log records to go, no logger provider is built: OTel's logs SDK stays unloaded.
+    unloaded = ['rich', 'opentelemetry.exporter.otlp.proto.http', 'opentelemetry.sdk._logs']
     code = (
         'import sys, json, logfire\n'
         'logfire.configure(send_to_logfire=False, console=False)\n'
         "logfire.info('hi')\n"
-        "print(json.dumps([m for m in ['rich', 'opentelemetry.exporter.otlp.proto.http'] if m in sys.modules]))"
+        f'print(json.dumps([m for m in {unloaded!r} if m in sys.modules]))'
     )
     result = run_python(code)
     assert result.returncode == 0, result.stderr

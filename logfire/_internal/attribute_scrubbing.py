@@ -45,6 +45,8 @@ _URL: Final = 3  # URL keys: only a string with '=' (a query) that looks secret 
 @dataclass
 class _Result:
     scrubbed: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
+    root: tuple[str, ...] = ('attributes',)
+    """Where the scrubbed values sit: a span's or log record's attributes, or a log record's body (`log_body`)."""
 
 
 class AttributeScrubber:
@@ -179,10 +181,17 @@ class AttributeScrubber:
                 return label
         return 'pattern'
 
-    def _decide(self, path: tuple[str | int, ...], value: Any, match: re.Match[str], reason: str) -> tuple[bool, Any]:
+    def _decide(
+        self,
+        path: tuple[str | int, ...],
+        value: Any,
+        match: re.Match[str],
+        reason: str,
+        root: tuple[str, ...] = ('attributes',),
+    ) -> tuple[bool, Any]:
         """Return (redacted?, new value), asking the callback first."""
         if self.callback is not None:
-            kept = self.callback(ScrubMatch(path=('attributes', *path), value=value, pattern_match=match))
+            kept = self.callback(ScrubMatch(path=(*root, *path), value=value, pattern_match=match))
             if kept is not None:
                 return False, kept
         return True, marker(reason)
@@ -191,16 +200,17 @@ class AttributeScrubber:
 
     def _scrub_value(self, path: tuple[str | int, ...], value: Any, result: _Result) -> Any:
         """Scrub a decoded JSON-ish value recursively."""
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             out: dict[str, Any] = {}
             for k, v in value.items():  # pyright: ignore[reportUnknownVariableType]
                 key = str(k)  # pyright: ignore[reportUnknownArgumentType]
                 key_match = self._key_match(key)
                 if key_match is not None:
-                    redacted, new = self._decide((*path, key), v, key_match, key_match.group(0).lower())
+                    reason = key_match.group(0).lower()
+                    redacted, new = self._decide((*path, key), v, key_match, reason, result.root)
                     if redacted:
                         result.scrubbed.append(
-                            {'path': ['attributes', *path, key], 'matched_substring': key_match.group(0)}
+                            {'path': [*result.root, *path, key], 'matched_substring': key_match.group(0)}
                         )
                     out[key] = new
                 else:
@@ -212,13 +222,16 @@ class AttributeScrubber:
             match = self._search(value)
             if match is not None:
                 label = self._label(value)
-                redacted, new = self._decide(path, value, match, label)
+                redacted, new = self._decide(path, value, match, label, result.root)
                 if redacted:
-                    result.scrubbed.append({'path': ['attributes', *path], 'matched_substring': label})
+                    result.scrubbed.append({'path': [*result.root, *path], 'matched_substring': label})
                 return new
         return value
 
     def _scrub_string_attribute(self, key: str, value: str, result: _Result) -> str:
+        return self._scrub_string((key,), value, result)
+
+    def _scrub_string(self, path: tuple[str | int, ...], value: str, result: _Result) -> str:
         if value.startswith(MARKER_PREFIX) or self._search(value) is None:
             return value
         if value[:1] in '{[':
@@ -227,9 +240,24 @@ class AttributeScrubber:
             except ValueError:
                 decoded = None
             if isinstance(decoded, (dict, list)):
-                return json.dumps(self._scrub_value((key,), decoded, result), separators=(',', ':'))
-        new = self._scrub_value((key,), value, result)
+                return json.dumps(self._scrub_value(path, decoded, result), separators=(',', ':'))
+        new = self._scrub_value(path, value, result)
         return new if isinstance(new, str) else json.dumps(new)
+
+    def scrub_any_value(self, root: tuple[str, ...], value: Any) -> tuple[Any, list[dict[str, Any]]]:
+        """Scrub a value that may nest mappings and lists (a log record's body, or one of its attributes).
+
+        `root` is where it sits (`('log_body',)`, or `('attributes', key)`), for `ScrubMatch.path` and the notes.
+        Returns the new value (`value` itself when nothing changed) and the notes for `logfire.scrubbed`.
+        """
+        result = _Result(root=root)
+        original: Any = value
+        new: Any = value
+        if isinstance(value, str):
+            new = self._scrub_string((), value, result)
+        elif isinstance(value, (Mapping, list, tuple)):
+            new = self._scrub_value((), value, result)
+        return (original if new == original else new), result.scrubbed
 
     def _scrub_url(self, key: str, value: str, result: _Result) -> str:
         """Scrub query parameters one by one: `?api_key=...` loses its value, the rest stays readable."""

@@ -114,7 +114,7 @@ def configure(
         distributed_tracing: Join incoming trace context: `None` joins and warns once, `True` joins
             silently, `False` always starts a new trace.
         advanced: Rarely needed settings (backend URL, id and time generators, retry queue, shutdown timeout,
-            thread pool context).
+            thread pool context, resource detectors, log record processors).
 
     Returns:
         The configured `Logfire` instance (the global one unless `local=True`).
@@ -214,10 +214,11 @@ def install_globals(state: LogfireState) -> None:
         if _globals_installed:
             return
         _globals_installed = True
-    from opentelemetry import metrics, propagate, trace
+    from opentelemetry import _logs, metrics, propagate, trace
 
     from .propagation import DistributedTracingPropagator
 
     trace.set_tracer_provider(state.tracer_provider)
     metrics.set_meter_provider(state.meter_provider)
+    _logs.set_logger_provider(state.logger_provider)
     propagate.set_global_textmap(DistributedTracingPropagator(propagate.get_global_textmap(), state))

@@ -72,7 +72,7 @@ class Logfire(InstrumentMethods, DatabaseInstrumentMethods, MetricMethods):
 
     @property
     def config(self) -> LogfireState:
-        """The shared state: proxy providers (`tracer_provider`, `meter_provider`) and the current config."""
+        """The shared state: proxy providers (`tracer_provider`, `meter_provider`, `logger_provider`), the config."""
         return self._state
 
     # ---- views -------------------------------------------------------------------------------------

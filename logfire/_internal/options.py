@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import re
     from typing import TextIO
 
+    from opentelemetry.sdk._logs import LogRecordProcessor
     from opentelemetry.sdk.metrics.export import MetricReader
     from opentelemetry.sdk.metrics.view import View
     from opentelemetry.sdk.resources import ResourceDetector
@@ -193,3 +194,7 @@ class AdvancedOptions:
     """OpenTelemetry resource detectors run at `configure()`, in place of the default ones (OTel's
     `ProcessResourceDetector` and `OsResourceDetector`, and a host detector for `host.name` and `host.arch`).
     Pass `[]` to detect nothing. What they detect yields to `OTEL_RESOURCE_ATTRIBUTES` and logfire's own settings."""
+    log_record_processors: Sequence[LogRecordProcessor] = ()
+    """OpenTelemetry log record processors added to the logger provider of the logs signal (the global one once
+    configured), after scrubbing and before the console and the exporters. They see the records that libraries
+    emit through OpenTelemetry's logs API; logfire's own logs (`logfire.info()`...) are spans."""

@@ -6,13 +6,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 
 from .errors import handle_internal_errors
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk._logs import LoggerProvider
 
 
 @dataclass
@@ -27,11 +30,16 @@ class Pipeline:
     wrap_measure: Callable[[str, Any], Any] | None = None
     """Given a counter's or histogram's name and its measurement method, the method to bind in its place (the same
     one, or one that also adds up the measurement in the current spans: see `span_metrics`)."""
+    logger_provider: LoggerProvider | None = None
+    """The OpenTelemetry logs signal's provider; None when no log record would go anywhere."""
 
     def force_flush(self, timeout_millis: int) -> bool:
-        """Flush spans, then metrics, within `timeout_millis` in total."""
+        """Flush spans, then log records, then metrics, within `timeout_millis` in total."""
         deadline = time.monotonic() + timeout_millis / 1000
         ok = self.tracer_provider.force_flush(timeout_millis)
+        if self.logger_provider is not None:
+            remaining = max(0, int((deadline - time.monotonic()) * 1000))
+            ok = self.logger_provider.force_flush(remaining) and ok
         if isinstance(self.meter_provider, MeterProvider):
             remaining = max(0, int((deadline - time.monotonic()) * 1000))
             try:
@@ -56,6 +64,11 @@ class Pipeline:
                 # flush before it would export them twice (and run the callbacks twice).
                 ok = self.tracer_provider.force_flush(timeout_millis - reserve) if flush else True
                 self.tracer_provider.shutdown()
+                if self.logger_provider is not None:
+                    if flush:
+                        remaining = int((deadline - time.monotonic()) * 1000) - reserve
+                        ok = self.logger_provider.force_flush(max(0, remaining)) and ok
+                    self.logger_provider.shutdown()
                 if isinstance(self.meter_provider, MeterProvider):
                     remaining = int((deadline - time.monotonic()) * 1000)
                     self.meter_provider.shutdown(timeout_millis=max(1, remaining))

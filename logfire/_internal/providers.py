@@ -1,4 +1,4 @@
-"""Build the OpenTelemetry pipeline (tracer and meter providers, processors, exporters) from a config."""
+"""Build the OpenTelemetry pipeline (tracer, meter and logger providers, processors, exporters) from a config."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from .exporters.processors import RootSpanProcessor
+from .log_provider import build_logger_provider
 from .options import default_metric_views
 from .pipeline import Pipeline
 from .resource import build_resource
@@ -47,10 +48,12 @@ def build_pipeline(config: LogfireConfig, export_processors: Sequence[SpanProces
     settings = config.settings
     resource = build_resource(config)
     children: list[SpanProcessor] = list(settings.additional_span_processors)
+    console = None
     if config.console is not None:
         from .exporters.console import ConsoleSpanProcessor
 
-        children.append(ConsoleSpanProcessor(config.console))
+        console = ConsoleSpanProcessor(config.console)
+        children.append(console)
     export: list[SpanProcessor] = list(export_processors)
     if _wants_export(config):
         from .exporters.otlp import span_processor
@@ -99,7 +102,8 @@ def build_pipeline(config: LogfireConfig, export_processors: Sequence[SpanProces
         views = default_metric_views() if settings.metric_views is None else settings.metric_views
         meter_provider = MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False, views=views)
     span_metrics = SpanMetrics(settings.metrics_collect_in_spans, root.add_hooks)
-    return Pipeline(tracer_provider, meter_provider, defer_attributes, span_metrics.wrap)
+    logger_provider = build_logger_provider(config, resource, meter_provider, console, _wants_export(config))
+    return Pipeline(tracer_provider, meter_provider, defer_attributes, span_metrics.wrap, logger_provider)
 
 
 def _wants_export(config: LogfireConfig) -> bool:

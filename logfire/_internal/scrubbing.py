@@ -1,23 +1,33 @@
 """`Scrubber`: redact likely secrets from a span's attributes, events, links and status before anything else sees them.
 
-This module walks a span, started or ended; `attribute_scrubbing` decides what to redact in attribute values and
-message arguments, and `scrub_patterns` holds what it looks for. Markers and `logfire.scrubbed` name the key or
-the pattern, never the matched text of a value.
+This module walks a span, started or ended, and an OpenTelemetry log record (its attributes and body);
+`attribute_scrubbing` decides what to redact in attribute values and message arguments, and `scrub_patterns`
+holds what it looks for. Markers and `logfire.scrubbed` name the key or the pattern, never the matched text of a
+value.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span
 from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AttributeValue
 
 from .attribute_scrubbing import AttributeScrubber
+from .constants import ATTRIBUTES_SCRUBBED_KEY
 from .errors import report_internal_error
 from .exporters.processors import SPAN_NOTES, copy_span
 from .scrub_patterns import is_safe_key, marker
 from .span_storage import attributes_of, events_of, links_of
+
+if TYPE_CHECKING:
+    from opentelemetry._logs import LogRecord
+
+_PLAIN = (str, bool, int, float)
 
 
 class Scrubber(AttributeScrubber):
@@ -158,3 +168,75 @@ def _url_with_query(attributes: Mapping[str, AttributeValue]) -> bool:
         if isinstance(value, str) and '=' in value:
             return True
     return False
+
+
+class LogRecordScrubbing:
+    """A `Scrubber`'s rules for spans, applied to an OpenTelemetry log record's attributes and body.
+
+    A record's attributes may nest mappings and lists (OTel's "extended" attributes), walked like JSON values.
+    A body is scrubbed as the value of an attribute, with `ScrubMatch.path` `('log_body', ...)`.
+    """
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        self.scrubber = scrubber
+
+    def scrub(self, record: LogRecord) -> LogRecord:
+        """Return `record`, or a copy with scrubbed attributes and body (and `logfire.scrubbed` naming what was).
+
+        Fails closed: if scrubbing raises (say, in the user's callback), the body and every attribute that is not
+        known to be safe are redacted.
+        """
+        try:
+            return self._scrub(record)
+        except Exception as exc:
+            report_internal_error('scrubbing', exc)
+            failed = marker('an error while scrubbing')
+            result = copy.copy(record)
+            result.attributes = {k: v if is_safe_key(k) else failed for k, v in (record.attributes or {}).items()}
+            result.body = None if record.body is None else failed
+            return result
+
+    def _scrub(self, record: LogRecord) -> LogRecord:
+        scrubber = self.scrubber
+        attributes = record.attributes or {}
+        plain: dict[str, Any] = {}
+        nested: dict[str, Any] = {}
+        for key, value in attributes.items():
+            if isinstance(value, _PLAIN) or (isinstance(value, (list, tuple)) and _all_plain(value)):
+                plain[key] = value
+            else:
+                nested[key] = value
+        changed = scrubber.scrub_attributes(plain) if plain else None
+        new_attributes: dict[str, Any] = dict(attributes) if changed is None else {**attributes, **changed}
+        notes: list[Any] = []
+        dirty = changed is not None
+        body = record.body
+        if scrubber.enabled:
+            for key, value in nested.items():
+                if is_safe_key(key):
+                    continue
+                # As a one-key mapping, so that a secret-looking key redacts the whole value.
+                wrapped = {key: value}
+                new, found = scrubber.scrub_any_value(('attributes',), wrapped)
+                if new is not wrapped:
+                    new_attributes[key] = new[key]
+                    notes.extend(found)
+                    dirty = True
+            if body is not None:
+                body, found = scrubber.scrub_any_value(('log_body',), body)
+                notes.extend(found)
+                dirty = dirty or body is not record.body
+        if not dirty:
+            return record
+        if notes:
+            previous = new_attributes.get(ATTRIBUTES_SCRUBBED_KEY)
+            entries: list[Any] = json.loads(previous) if isinstance(previous, str) else []
+            new_attributes[ATTRIBUTES_SCRUBBED_KEY] = json.dumps(entries + notes, separators=(',', ':'))
+        result = copy.copy(record)
+        result.attributes = new_attributes
+        result.body = body
+        return result
+
+
+def _all_plain(values: Sequence[Any]) -> bool:
+    return all(isinstance(v, _PLAIN) for v in values)

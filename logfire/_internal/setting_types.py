@@ -83,6 +83,12 @@ def _is_metric_reader(item: object) -> bool:
     return isinstance(item, MetricReader)
 
 
+def _is_log_record_processor(item: object) -> bool:
+    from opentelemetry.sdk._logs import LogRecordProcessor  # only once someone passes processors
+
+    return isinstance(item, LogRecordProcessor)
+
+
 def _is_metric_view(item: object) -> bool:
     from opentelemetry.sdk.metrics.view import View
 
@@ -115,6 +121,7 @@ StrList = Annotated[list[str], NoDecode, BeforeValidator(parse_str_list)]
 Patterns = Annotated[StrList | None, AfterValidator(_check_patterns)]
 SpanProcessors = Annotated[Sequence[Any], _each('an OpenTelemetry SpanProcessor', _is_span_processor)]
 MetricReaders = Annotated[Sequence[Any], _each('an OpenTelemetry MetricReader', _is_metric_reader)]
+LogRecordProcessors = Annotated[Sequence[Any], _each('an OpenTelemetry LogRecordProcessor', _is_log_record_processor)]
 MetricViews = Annotated[Sequence[Any], _each('an OpenTelemetry metric View', _is_metric_view)]
 ResourceDetectors = Annotated[Sequence[Any], _each('an OpenTelemetry ResourceDetector', _is_resource_detector)]
 IdGeneratorLike = Annotated[Any, AfterValidator(_check_id_generator)]

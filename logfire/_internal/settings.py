@@ -37,6 +37,7 @@ from .setting_types import (
     IdGeneratorLike,
     KeyValues,
     Level,
+    LogRecordProcessors,
     MetricReaders,
     MetricViews,
     Patterns,
@@ -179,8 +180,7 @@ class LogfireSettings(BaseSettings):
     otlp_logs_endpoint: str | None = Field(
         None,
         validation_alias=_env('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT'),
-        description='Full OTLP URL for OTel log records. Accepted for compatibility: '
-        'logfire sends its logs as spans and emits no OTel log records yet.',
+        description="Full OTLP URL for OpenTelemetry log records (the logs signal). logfire's own logs are spans.",
     )
     otlp_protocol: Literal['http/protobuf', 'grpc'] = Field(
         'http/protobuf',
@@ -266,6 +266,7 @@ class LogfireSettings(BaseSettings):
     console_output: TextStream = Field(default=None, exclude=True)
     sampling_tail: Callable[..., Any] | None = Field(default=None, exclude=True)
     resource_detectors: ResourceDetectors | None = Field(default=None, exclude=True)
+    log_record_processors: LogRecordProcessors = Field(default=(), exclude=True)
 
     @field_validator('send_to_logfire', mode='before')
     @classmethod

@@ -14,6 +14,7 @@ from .settings import ignore_no_config
 
 if TYPE_CHECKING:
     from .config import LogfireConfig
+    from .logger_proxy import ProxyLoggerProvider
     from .pipeline import Pipeline
     from .scrubbing import Scrubber
 
@@ -32,6 +33,7 @@ class LogfireState:
         self.lock = threading.RLock()
         self.tracer_provider = ProxyTracerProvider(on_unconfigured_use=self._warn_not_configured)
         self.meter_provider = ProxyMeterProvider()
+        self._logger_provider: ProxyLoggerProvider | None = None  # made on first use: OTel's logs API costs an import
         self.config: LogfireConfig | None = None
         self.pipeline: Pipeline | None = None
         # Read on every span/log: kept as plain attributes so the hot path does one lookup each.
@@ -42,6 +44,20 @@ class LogfireState:
         self.span_scrubber: Scrubber | None = None  # the pipeline's, on or off: checks span attributes up front
         self.defer_attributes = False  # see `Pipeline.defer_attributes`
         self._warned_not_configured = False
+
+    @property
+    def logger_provider(self) -> ProxyLoggerProvider:
+        """The proxy OpenTelemetry logger provider: the global one once `configure()` ran, made on first use."""
+        with self.lock:
+            if self._logger_provider is None:
+                from .logger_proxy import ProxyLoggerProvider
+
+                provider = ProxyLoggerProvider()
+                pipeline = self.pipeline
+                if pipeline is not None and pipeline.logger_provider is not None:
+                    provider.set_delegate(pipeline.logger_provider)
+                self._logger_provider = provider
+            return self._logger_provider
 
     def call_exception_callback(self, exception: BaseException) -> None:
         """Give `AdvancedOptions.exception_callback` an exception logfire just recorded; its errors are contained."""
@@ -110,6 +126,15 @@ class LogfireState:
                     ns_timestamp_generator=self.ns_timestamp_generator,
                 )
                 self.meter_provider.set_delegate(pipeline.meter_provider, wrap_measure=pipeline.wrap_measure)
+            logger_provider = self._logger_provider
+            if logger_provider is not None:
+                real = pipeline.logger_provider if pipeline is not None else None
+                if real is not None:
+                    logger_provider.set_delegate(real)
+                else:
+                    from opentelemetry._logs import NoOpLoggerProvider
+
+                    logger_provider.set_delegate(NoOpLoggerProvider())
         return previous
 
     def force_flush(self, timeout_millis: int) -> bool:

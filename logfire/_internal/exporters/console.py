@@ -81,6 +81,8 @@ class _Line:
 class ConsoleSpanProcessor(SpanProcessor):
     """Print a line when a span starts and when a log is made, indented to show nesting.
 
+    OpenTelemetry log records are printed through `log_record_made`, nested the same way.
+
     Args:
         options: What to print and where.
     """
@@ -150,6 +152,27 @@ class ConsoleSpanProcessor(SpanProcessor):
         self._add_exceptions(pieces, _exception_events(span), line.depth)
         self._print(pieces)
         self._last_context = context
+
+    def log_record_made(
+        self, *, span_id: int, timestamp: int | None, message: str, level: int, attributes: Mapping[str, Any]
+    ) -> None:
+        """Print an OpenTelemetry log record, nested under the span `span_id` (current when it was made)."""
+        with handle_internal_errors('console'), self._lock:
+            if level < self._min_level or attributes.get(ATTRIBUTES_DISABLE_CONSOLE_KEY):
+                return
+            context = self._open.get(span_id) if span_id else None
+            line = _Line(0, context, message, self._tags(attributes))
+            pieces: _Pieces = []
+            self._add_context(pieces, context)
+            self._add_line(pieces, timestamp or time.time_ns(), line, level)
+            exception = {k: v for k, v in attributes.items() if k.startswith('exception.')}
+            if self._options.verbose:
+                details = {k: v for k, v in attributes.items() if k not in exception}
+                self._add_details(pieces, details, level, line.depth)
+            if 'exception.type' in exception or 'exception.message' in exception:
+                self._add_exceptions(pieces, [Event('exception', exception)], line.depth)
+            self._print(pieces)
+            self._last_context = context
 
     def _span_ended(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> None:
         span_id = _span_id(span)
