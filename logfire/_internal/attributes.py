@@ -31,7 +31,7 @@ from .stack_info import warn_at_caller
 if TYPE_CHECKING:
     from opentelemetry.util.types import AttributeValue
 
-__all__ = ['prepare_attributes', 'tag_values']
+__all__ = ['numbers_json', 'plain_json_list', 'prepare_attributes', 'tag_values']
 
 _MIN_INT: Final = -(2**63)
 _MAX_INT: Final = 2**63 - 1
@@ -143,6 +143,43 @@ def _plain_json_top(value: Any) -> tuple[str, str] | None:
 
 
 _encode_plain: Final = _plain_encoder()
+
+
+def plain_json_list(value: list[Any]) -> str | None:
+    """The JSON `prepare_attributes` stores for a plain JSON list (whose schema is `{"type":"array"}`), else None."""
+    plain = _plain_json_top(value)
+    return plain[0] if plain is not None else None
+
+
+def numbers_json(values: tuple[Any, ...]) -> str | None:
+    """`plain_json_list(list(values))` when every value is an int, a float, a bool or None, else None.
+
+    One pass for the usual `%`-arguments of a log call (which hold no secrets either). Example:
+
+        >>> numbers_json((1, -2.5, True, None)), numbers_json((1, 'a')), numbers_json((float('nan'),))
+        ('[1,-2.5,true,null]', None, None)
+    """
+    if len(values) > MAX_ITEMS:
+        return None
+    words = False
+    for value in values:
+        cls = type(value)  # pyright: ignore[reportUnknownVariableType]
+        if cls is int:
+            if value.bit_length() > 14_000:  # as `_plain_budget`
+                return None
+        elif cls is float:
+            if not -_INF < value < _INF:  # NaN and infinities are not plain JSON
+                return None
+        elif cls is bool or value is None:
+            words = True
+        else:
+            return None
+    try:
+        # `repr` writes ints and finite floats as JSON does (the encoder uses `int.__repr__` and `float.__repr__`), in
+        # half the time of the encoder, but not True or None.
+        return _encode_plain(list(values)) if words else repr(list(values)).replace(' ', '')
+    except ValueError:  # an int past `sys.set_int_max_str_digits()`
+        return None
 
 
 @lru_cache(maxsize=1024)
