@@ -21,7 +21,6 @@ import random
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import Any
 
 import pytest
@@ -29,13 +28,12 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.trace import SpanContext
 
 from ._internal.config import build_config
 from ._internal.configure import install_globals
-from ._internal.constants import CODE_FILEPATH, CODE_LINENO
 from ._internal.providers import build_pipeline
 from ._internal.settings import load_settings
+from ._internal.span_dicts import ONE_SECOND_IN_NANOSECONDS, Normalisation, spans_as_dicts
 from ._internal.state import GLOBAL_STATE
 
 __all__ = [
@@ -47,8 +45,6 @@ __all__ = [
     'capfire',
     'get_collected_metrics',
 ]
-
-ONE_SECOND_IN_NANOSECONDS = 1_000_000_000
 
 
 class TestExporter(SpanExporter):
@@ -81,8 +77,9 @@ class TestExporter(SpanExporter):
     ) -> list[dict[str, Any]]:
         """The exported spans as plain dicts, normalised so that snapshots are stable.
 
-        Timestamps are renumbered in order (1s, 2s, ... in nanoseconds), which leaves the output of a
-        `TimeGenerator` unchanged and makes spans timed by the clock (e.g. from instrumentation) stable.
+        The dicts have the established SDK's shape, so snapshots taken with it compare equal. Timestamps are
+        renumbered in order (1s, 2s, ... in nanoseconds), which leaves the output of a `TimeGenerator` unchanged and
+        makes spans timed by the clock (e.g. from instrumentation) stable.
 
         Args:
             fixed_line_number: Replace `code.lineno` with this (None keeps the real line).
@@ -93,68 +90,18 @@ class TestExporter(SpanExporter):
                 and the values logfire encoded as JSON, such as dicts and lists), so a test compares plain values.
 
         Returns:
-            One dict per span with `name`, `context`, `parent`, `start_time`, `end_time`, `attributes`
-            and, when present, `events`.
+            One dict per span with `name`, `context`, `parent`, `start_time`, `end_time`, `attributes` and, when
+            present, `links` (each with `context` and `attributes`) and `events` (`name`, `timestamp` and, if it has
+            any, `attributes`, with an exception's `exception.stacktrace` cut to its last line). In attributes
+            (the resource's too), `code.function` keeps the last part of a qualified name, `process.pid` of this
+            process reads `1234`, `service.instance.id` 32 zeros and `telemetry.sdk.version` `0.0.0`.
         """
         with self._lock:
             spans = list(self.exported_spans)
-        times = _time_renumbering(spans)
-        result: list[dict[str, Any]] = []
-        for span in spans:
-            attributes = dict(span.attributes or {})
-            if fixed_line_number is not None and CODE_LINENO in attributes:
-                attributes[CODE_LINENO] = fixed_line_number
-            if strip_filepaths and isinstance(attributes.get(CODE_FILEPATH), str):
-                attributes[CODE_FILEPATH] = PurePath(str(attributes[CODE_FILEPATH])).name
-            if parse_json_attributes:
-                attributes = {key: _parse_json(value) for key, value in attributes.items()}
-            item: dict[str, Any] = {
-                'name': span.name,
-                'context': _context_dict(span.context),
-                'parent': _context_dict(span.parent),
-                'start_time': times.get(span.start_time or 0),
-                'end_time': times.get(span.end_time or 0),
-                'attributes': attributes,
-            }
-            if span.events:
-                item['events'] = [
-                    {
-                        'name': event.name,
-                        'timestamp': times.get(event.timestamp),
-                        'attributes': dict(event.attributes or {}),
-                    }
-                    for event in span.events
-                ]
-            if include_resources:
-                item['resource'] = {'attributes': dict(span.resource.attributes)}
-            if include_instrumentation_scope:
-                scope = span.instrumentation_scope
-                item['instrumentation_scope'] = scope.name if scope else None
-            result.append(item)
-        return result
-
-
-def _parse_json(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ('{', '['):
-        try:
-            return json.loads(value)
-        except ValueError:
-            pass
-    return value
-
-
-def _context_dict(context: SpanContext | None) -> dict[str, Any] | None:
-    if context is None:
-        return None
-    return {'trace_id': context.trace_id, 'span_id': context.span_id, 'is_remote': context.is_remote}
-
-
-def _time_renumbering(spans: Sequence[ReadableSpan]) -> dict[int, int]:
-    stamps: set[int] = set()
-    for span in spans:
-        stamps.update(t for t in (span.start_time, span.end_time) if t is not None)
-        stamps.update(event.timestamp for event in span.events)
-    return {stamp: (i + 1) * ONE_SECOND_IN_NANOSECONDS for i, stamp in enumerate(sorted(stamps))}
+        normalise = Normalisation(fixed_line_number, strip_filepaths, parse_json_attributes)
+        return spans_as_dicts(
+            spans, normalise, resources=include_resources, instrumentation_scope=include_instrumentation_scope
+        )
 
 
 class IncrementalIdGenerator(IdGenerator):

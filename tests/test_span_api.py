@@ -277,11 +277,13 @@ def test_bare_instrument_uses_the_default_template_and_extract_args_list(capfire
 
 
 def test_instrument_warns_for_generators_unless_allowed(capfire: CaptureLogfire) -> None:
-    with pytest.warns(UserWarning, match='generator function'):
+    with pytest.warns(UserWarning, match='generator function') as caught:
 
         @logfire.instrument
         def gen() -> Any:
             yield 1
+
+    assert caught[0].filename == __file__  # where the decorator is, as the established SDK points
 
     @logfire.instrument(allow_generator=True)
     def allowed() -> Any:

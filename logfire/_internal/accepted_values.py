@@ -39,6 +39,8 @@ ACCEPTED_VALUES: dict[str, str] = {
     'scrubbing_patterns': 'a list of regular expressions (comma-separated in the environment)',
     'additional_span_processors': 'a list of OpenTelemetry SpanProcessor instances, such as BatchSpanProcessor',
     'metric_readers': 'a list of OpenTelemetry MetricReader instances',
+    'metric_views': 'a list of OpenTelemetry metric View instances, e.g. [*MetricsOptions.DEFAULT_VIEWS, View(...)]',
+    'metrics_collect_in_spans': 'true or false',
     'resource_detectors': 'a list of OpenTelemetry ResourceDetector instances, e.g. OsResourceDetector()',
     'id_generator': 'an OpenTelemetry IdGenerator, e.g. RandomIdGenerator()',
     'console_output': 'a text stream such as sys.stderr or io.StringIO(), or None for sys.stdout',

@@ -13,6 +13,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from .array_values import numpy_scalar
 from .json_encoding import (
     MAX_DEPTH,
     MAX_ITEMS,
@@ -41,9 +42,15 @@ _INF: Final = math.inf
 
 def _encode_top_level(value: Any) -> tuple[AttributeValue, JsonDict]:
     try:  # isinstance() can raise, through a __class__ property
-        if isinstance(value, Enum) or not isinstance(value, (str, int, float)):
+        scalar = numpy_scalar(value)
+        if type(scalar) is bool:
+            return scalar, {}
+        if scalar is not None:
+            native = scalar
+        elif isinstance(value, Enum) or not isinstance(value, (str, int, float)):
             return encode_complex(value)
-        native = builtin_value(value)
+        else:
+            native = builtin_value(value)
     except Exception:
         return encode_complex(value)
     if type(native) is int and not _MIN_INT <= native <= _MAX_INT:

@@ -46,6 +46,12 @@ def _option_kwargs(
         put('metrics', False, 'configure(metrics=False)')
     elif isinstance(metrics, MetricsOptions):
         put('metric_readers', tuple(metrics.additional_readers), 'configure(metrics=MetricsOptions(...))')
+        put('metric_views', metrics.views, 'configure(metrics=MetricsOptions(views=...))')
+        put(
+            'metrics_collect_in_spans',
+            metrics.collect_in_spans,
+            'configure(metrics=MetricsOptions(collect_in_spans=...))',
+        )
     if scrubbing is False:
         put('scrubbing', False, 'configure(scrubbing=False)')
     elif isinstance(scrubbing, ScrubbingOptions):

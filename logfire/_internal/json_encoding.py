@@ -26,6 +26,8 @@ from pathlib import PurePath
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from .array_values import describe_array
+
 if TYPE_CHECKING:
     from typing import TypeAlias
 
@@ -170,7 +172,7 @@ class Encoder:
             return self._object(obj, 'attrs', [a.name for a in cls.__attrs_attrs__], depth)
         if isinstance(obj, Enum):
             return self._enum(obj, cls, depth)
-        leaf = _describe_leaf(obj, cls)
+        leaf = _describe_leaf(obj, cls) or describe_array(obj, lambda label: self.encode(label, depth)[0])
         if leaf is not None:
             return self.encode(leaf[0], depth)[0], leaf[1]
         if isinstance(obj, Sequence):

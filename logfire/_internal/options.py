@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .constants import LevelName
 from .sampling import LevelOrDuration, TailCallback
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.metrics.view import View
     from opentelemetry.sdk.resources import ResourceDetector
     from opentelemetry.sdk.trace.id_generator import IdGenerator
 
@@ -47,12 +48,56 @@ class ConsoleOptions:
     """Accepted for compatibility with the established SDK; there is no project link to show."""
 
 
+def default_metric_views() -> tuple[View, ...]:
+    """The views of `MetricsOptions.DEFAULT_VIEWS`, made on use: the SDK's metrics modules load at `configure()`."""
+    from opentelemetry.sdk.metrics import Histogram, UpDownCounter
+    from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
+
+    return (
+        View(instrument_type=Histogram, aggregation=ExponentialBucketHistogramAggregation()),
+        View(
+            instrument_type=UpDownCounter,
+            instrument_name='http.server.active_requests',
+            attribute_keys={'url.scheme', 'http.scheme', 'http.flavor', 'http.method', 'http.request.method'},
+        ),
+    )
+
+
+class _DefaultViews:
+    """`MetricsOptions.DEFAULT_VIEWS`, built when first read so that `import logfire` does not load the SDK."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> tuple[View, ...]:
+        return default_metric_views()
+
+
 @dataclass(frozen=True)
 class MetricsOptions:
-    """Metrics configuration."""
+    """Metrics configuration: extra readers, views, and totals of metrics in spans.
+
+    Example:
+        ```python
+        import logfire
+
+        logfire.configure(console=False, metrics=logfire.MetricsOptions(collect_in_spans=True))
+        ```
+    """
+
+    DEFAULT_VIEWS: ClassVar[tuple[View, ...]]  # set below the class: the dataclass must not read it
+    """The views logfire applies unless `views` is given: every histogram aggregates into exponential buckets
+    (finer and smaller than fixed buckets), and `http.server.active_requests` keeps only its method and scheme
+    attributes. To add views while keeping these: `MetricsOptions(views=[*MetricsOptions.DEFAULT_VIEWS, View(...)])`."""
 
     additional_readers: Sequence[MetricReader] = ()
     """Metric readers added to the shared meter provider, besides the exporters `configure()` adds."""
+    collect_in_spans: bool = False
+    """Add up the counter and histogram measurements made while a span is current into that span and its open
+    ancestors, written as the `logfire.metrics` attribute when each span ends (see the Metrics page). A metric named
+    `operation.cost` is always added up."""
+    views: Sequence[View] = field(default_factory=default_metric_views)
+    """OpenTelemetry metric views for the shared meter provider, in place of `DEFAULT_VIEWS` (the default)."""
+
+
+MetricsOptions.DEFAULT_VIEWS = _DefaultViews()  # pyright: ignore[reportAttributeAccessIssue]
 
 
 @dataclass(frozen=True)

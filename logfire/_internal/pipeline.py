@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
@@ -22,6 +24,9 @@ class Pipeline:
     defer_attributes: bool = False
     """Whether logfire's API may start its spans without attributes and have the root processor add them, which
     skips validating values the API has made valid already (see `span_storage`)."""
+    wrap_measure: Callable[[str, Any], Any] | None = None
+    """Given a counter's or histogram's name and its measurement method, the method to bind in its place (the same
+    one, or one that also adds up the measurement in the current spans: see `span_metrics`)."""
 
     def force_flush(self, timeout_millis: int) -> bool:
         """Flush spans, then metrics, within `timeout_millis` in total."""

@@ -13,8 +13,10 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from .exporters.processors import RootSpanProcessor
+from .options import default_metric_views
 from .pipeline import Pipeline
 from .resource import build_resource
+from .span_metrics import SpanMetrics
 from .span_storage import storage_works
 
 if TYPE_CHECKING:
@@ -94,8 +96,10 @@ def build_pipeline(config: LogfireConfig, export_processors: Sequence[SpanProces
             from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
             readers.extend(PeriodicExportingMetricReader(exporter) for exporter in _metric_exporters(config))
-        meter_provider = MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False)
-    return Pipeline(tracer_provider, meter_provider, defer_attributes)
+        views = default_metric_views() if settings.metric_views is None else settings.metric_views
+        meter_provider = MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False, views=views)
+    span_metrics = SpanMetrics(settings.metrics_collect_in_spans, root.add_hooks)
+    return Pipeline(tracer_provider, meter_provider, defer_attributes, span_metrics.wrap)
 
 
 def _wants_export(config: LogfireConfig) -> bool:

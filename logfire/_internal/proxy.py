@@ -31,6 +31,8 @@ SUPPRESS_INSTRUMENTATION_KEY = context_api._SUPPRESS_INSTRUMENTATION_KEY  # pyri
 """The context key every OpenTelemetry instrumentation checks; `suppress_instrumentation()` sets it."""
 
 _get_current = context_api.get_current
+WrapMeasure = Callable[[str, Any], Any]
+"""Given a counter's or histogram's name and measurement method, the method to bind (see `Pipeline.wrap_measure`)."""
 _F = TypeVar('_F', bound=Callable[..., Any])
 
 
@@ -260,23 +262,28 @@ class ProxyMeterProvider(metrics.MeterProvider):
 
     def __init__(self) -> None:
         self.delegate: metrics.MeterProvider = NoOpMeterProvider()
+        self.wrap_measure: WrapMeasure | None = None
         self._meters: weakref.WeakSet[ProxyMeter] = weakref.WeakSet()
         self._lock = threading.Lock()
 
-    def set_delegate(self, provider: metrics.MeterProvider) -> None:
-        """Point every meter and instrument handed out so far at `provider`."""
+    def set_delegate(self, provider: metrics.MeterProvider, *, wrap_measure: WrapMeasure | None = None) -> None:
+        """Point every meter and instrument handed out so far at `provider`.
+
+        `wrap_measure`: see `Pipeline.wrap_measure`.
+        """
         with self._lock:
             self.delegate = provider
+            self.wrap_measure = wrap_measure
             meters = list(self._meters)
         for meter in meters:
-            meter.rebind(provider)
+            meter.rebind(provider, wrap_measure)
 
     def get_meter(
         self, name: str, version: str | None = None, schema_url: str | None = None, attributes: Attributes = None
     ) -> ProxyMeter:
         """Return a meter whose instruments follow the current delegate."""
         with self._lock:
-            meter = ProxyMeter((name, version, schema_url, attributes), self.delegate)
+            meter = ProxyMeter((name, version, schema_url, attributes), self.delegate, self.wrap_measure)
             self._meters.add(meter)
         return meter
 
@@ -286,24 +293,34 @@ class _ProxyInstrument:
 
     _forward: ClassVar[str] = ''
     """The measurement method (`add`, `record`, `set`), bound straight to the current instrument."""
+    _summed: ClassVar[bool] = False
+    """Whether measurements may be added up in spans (counters and histograms), through `wrap_measure`."""
 
-    def __init__(self, create: Callable[[metrics.Meter], Any], meter: metrics.Meter) -> None:
+    def __init__(
+        self, create: Callable[[metrics.Meter], Any], meter: metrics.Meter, name: str, wrap: WrapMeasure | None
+    ) -> None:
         self._create = create
-        self._bind(create(meter))
+        self._name = name
+        self.owner: ProxyMeter | None = None
+        self._bind(create(meter), wrap)
 
-    def rebind(self, meter: metrics.Meter) -> None:
-        self._bind(self._create(meter))
+    def rebind(self, meter: metrics.Meter, wrap: WrapMeasure | None) -> None:
+        self._bind(self._create(meter), wrap)
 
-    def _bind(self, instrument: Any) -> None:
+    def _bind(self, instrument: Any, wrap: WrapMeasure | None) -> None:
         self._instrument = instrument
         if self._forward:
             # The instance attribute shadows the class's forwarding method, so each measurement goes straight
             # to the real instrument (instrumentations record several per request).
-            setattr(self, self._forward, getattr(instrument, self._forward))
+            measure = getattr(instrument, self._forward)
+            if wrap is not None and self._summed:
+                measure = wrap(self._name, measure)
+            setattr(self, self._forward, measure)
 
 
 class _ProxyCounter(_ProxyInstrument, metrics.Counter):
     _forward = 'add'
+    _summed = True
 
     def add(
         self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None
@@ -322,6 +339,7 @@ class _ProxyUpDownCounter(_ProxyInstrument, metrics.UpDownCounter):
 
 class _ProxyHistogram(_ProxyInstrument, metrics.Histogram):
     _forward = 'record'
+    _summed = True
 
     def record(
         self, amount: int | float, attributes: Attributes = None, context: context_api.Context | None = None
@@ -347,33 +365,44 @@ class _ProxyObservable(
 class ProxyMeter(metrics.Meter):
     """A meter whose instruments survive a change of pipeline."""
 
-    def __init__(self, args: tuple[str, str | None, str | None, Attributes], provider: metrics.MeterProvider) -> None:
+    def __init__(
+        self,
+        args: tuple[str, str | None, str | None, Attributes],
+        provider: metrics.MeterProvider,
+        wrap: WrapMeasure | None = None,
+    ) -> None:
         super().__init__(args[0], args[1], args[2])
         self._args = args
         self._meter = provider.get_meter(*args)
+        self._wrap = wrap
         self._instruments: weakref.WeakSet[_ProxyInstrument] = weakref.WeakSet()
         self._lock = threading.Lock()
 
-    def rebind(self, provider: metrics.MeterProvider) -> None:
+    def rebind(self, provider: metrics.MeterProvider, wrap: WrapMeasure | None = None) -> None:
         """Re-create this meter's instruments on `provider`."""
         with self._lock:
             self._meter = provider.get_meter(*self._args)
+            self._wrap = wrap
             instruments = list(self._instruments)
         for instrument in instruments:
-            instrument.rebind(self._meter)
+            instrument.rebind(self._meter, wrap)
 
-    def _add(self, instrument: _ProxyInstrument) -> Any:
-        with self._lock:
+    def _add(self, kind: type[_ProxyInstrument], name: str, create: Callable[[metrics.Meter], Any]) -> Any:
+        with self._lock:  # made under the lock, so a `rebind` either sees the instrument or happened before it
+            instrument = kind(create, self._meter, name, self._wrap)
             self._instruments.add(instrument)
+        # The instrument keeps its meter alive: code often keeps only the instrument
+        # (`get_meter(...).create_counter(...)`), and a meter gone from the provider's set is never rebound.
+        instrument.owner = self
         return instrument
 
     def create_counter(self, name: str, unit: str = '', description: str = '') -> metrics.Counter:
         """Create a counter that survives reconfiguration."""
-        return self._add(_ProxyCounter(lambda m: m.create_counter(name, unit, description), self._meter))
+        return self._add(_ProxyCounter, name, lambda m: m.create_counter(name, unit, description))
 
     def create_up_down_counter(self, name: str, unit: str = '', description: str = '') -> metrics.UpDownCounter:
         """Create an up-down counter that survives reconfiguration."""
-        return self._add(_ProxyUpDownCounter(lambda m: m.create_up_down_counter(name, unit, description), self._meter))
+        return self._add(_ProxyUpDownCounter, name, lambda m: m.create_up_down_counter(name, unit, description))
 
     def create_histogram(
         self,
@@ -385,24 +414,23 @@ class ProxyMeter(metrics.Meter):
     ) -> metrics.Histogram:
         """Create a histogram that survives reconfiguration."""
         return self._add(
-            _ProxyHistogram(
-                lambda m: m.create_histogram(
-                    name, unit, description, explicit_bucket_boundaries_advisory=explicit_bucket_boundaries_advisory
-                ),
-                self._meter,
-            )
+            _ProxyHistogram,
+            name,
+            lambda m: m.create_histogram(
+                name, unit, description, explicit_bucket_boundaries_advisory=explicit_bucket_boundaries_advisory
+            ),
         )
 
     def create_gauge(self, name: str, unit: str = '', description: str = '') -> Gauge:
         """Create a gauge that survives reconfiguration."""
-        return self._add(_ProxyGauge(lambda m: m.create_gauge(name, unit, description), self._meter))
+        return self._add(_ProxyGauge, name, lambda m: m.create_gauge(name, unit, description))
 
     def create_observable_counter(
         self, name: str, callbacks: Sequence[CallbackT] | None = None, unit: str = '', description: str = ''
     ) -> metrics.ObservableCounter:
         """Create an observable counter that survives reconfiguration."""
         return self._add(
-            _ProxyObservable(lambda m: m.create_observable_counter(name, callbacks, unit, description), self._meter)
+            _ProxyObservable, name, lambda m: m.create_observable_counter(name, callbacks, unit, description)
         )
 
     def create_observable_up_down_counter(
@@ -410,9 +438,7 @@ class ProxyMeter(metrics.Meter):
     ) -> metrics.ObservableUpDownCounter:
         """Create an observable up-down counter that survives reconfiguration."""
         return self._add(
-            _ProxyObservable(
-                lambda m: m.create_observable_up_down_counter(name, callbacks, unit, description), self._meter
-            )
+            _ProxyObservable, name, lambda m: m.create_observable_up_down_counter(name, callbacks, unit, description)
         )
 
     def create_observable_gauge(
@@ -420,5 +446,5 @@ class ProxyMeter(metrics.Meter):
     ) -> metrics.ObservableGauge:
         """Create an observable gauge that survives reconfiguration."""
         return self._add(
-            _ProxyObservable(lambda m: m.create_observable_gauge(name, callbacks, unit, description), self._meter)
+            _ProxyObservable, name, lambda m: m.create_observable_gauge(name, callbacks, unit, description)
         )

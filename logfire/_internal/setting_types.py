@@ -83,6 +83,12 @@ def _is_metric_reader(item: object) -> bool:
     return isinstance(item, MetricReader)
 
 
+def _is_metric_view(item: object) -> bool:
+    from opentelemetry.sdk.metrics.view import View
+
+    return isinstance(item, View)
+
+
 def _is_resource_detector(item: object) -> bool:
     from opentelemetry.sdk.resources import ResourceDetector
 
@@ -109,6 +115,7 @@ StrList = Annotated[list[str], NoDecode, BeforeValidator(parse_str_list)]
 Patterns = Annotated[StrList | None, AfterValidator(_check_patterns)]
 SpanProcessors = Annotated[Sequence[Any], _each('an OpenTelemetry SpanProcessor', _is_span_processor)]
 MetricReaders = Annotated[Sequence[Any], _each('an OpenTelemetry MetricReader', _is_metric_reader)]
+MetricViews = Annotated[Sequence[Any], _each('an OpenTelemetry metric View', _is_metric_view)]
 ResourceDetectors = Annotated[Sequence[Any], _each('an OpenTelemetry ResourceDetector', _is_resource_detector)]
 IdGeneratorLike = Annotated[Any, AfterValidator(_check_id_generator)]
 TextStream = Annotated[Any, AfterValidator(_check_output)]

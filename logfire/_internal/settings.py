@@ -38,6 +38,7 @@ from .setting_types import (
     KeyValues,
     Level,
     MetricReaders,
+    MetricViews,
     Patterns,
     ResourceDetectors,
     SpanProcessors,
@@ -256,6 +257,8 @@ class LogfireSettings(BaseSettings):
     # Objects that only a keyword argument can give: never read from the environment or pyproject.
     additional_span_processors: SpanProcessors = Field(default=(), exclude=True)
     metric_readers: MetricReaders = Field(default=(), exclude=True)
+    metric_views: MetricViews | None = Field(default=None, exclude=True)
+    metrics_collect_in_spans: bool = Field(default=False, exclude=True)
     scrubbing_callback: Callable[..., Any] | None = Field(default=None, exclude=True)
     id_generator: IdGeneratorLike = Field(default=None, exclude=True)
     ns_timestamp_generator: Callable[[], int] | None = Field(default=None, exclude=True)

@@ -109,7 +109,7 @@ class LogfireState:
                     defer_attributes=pipeline.defer_attributes,
                     ns_timestamp_generator=self.ns_timestamp_generator,
                 )
-                self.meter_provider.set_delegate(pipeline.meter_provider)
+                self.meter_provider.set_delegate(pipeline.meter_provider, wrap_measure=pipeline.wrap_measure)
         return previous
 
     def force_flush(self, timeout_millis: int) -> bool:

@@ -203,6 +203,15 @@ class RootSpanProcessor(SynchronousMultiSpanProcessor):
             self._chain = (children, may_change, read_start)
             self.children = children
 
+    def add_hooks(self, start_hook: StartHook, end_transform: EndTransform) -> None:
+        """Run `start_hook` after the other start hooks and `end_transform` after the other end transforms.
+
+        From the next span on: a span that is starting or ending meanwhile runs the hooks it began with.
+        """
+        with self._lock:
+            self.start_hooks += (start_hook,)
+            self.end_transforms += (end_transform,)
+
     def _on_ending(self, span: Span) -> None:
         pass  # logfire's children get the span at `on_end`, after the transforms
 
