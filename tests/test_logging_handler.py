@@ -76,6 +76,93 @@ def test_a_record_becomes_a_log_in_the_current_span(capfire: CaptureLogfire, sho
     }
 
 
+def test_a_record_without_extra_fields_becomes_the_same_log(capfire: CaptureLogfire, shop: logging.Logger) -> None:
+    with logfire.span('checkout'):
+        shop.info('order %s weighs %s, gift %s, note %s', 42, 1.5, True, None)
+        shop.info('order shipped')
+
+    [with_args, without_args, span] = capfire.exporter.exported_spans_as_dict()
+    assert with_args['parent'] == without_args['parent'] == {'trace_id': 1, 'span_id': 1, 'is_remote': False}
+    assert span['name'] == 'checkout'
+    location = {
+        'code.filepath': 'test_logging_handler.py',
+        'code.lineno': 123,
+        'code.function': 'test_a_record_without_extra_fields_becomes_the_same_log',
+    }
+    assert with_args['attributes'] == {
+        'logfire.logger_name': 'shop',
+        'logfire.logging_args': '[42,1.5,true,null]',
+        **location,
+        'logfire.msg_template': 'order %s weighs %s, gift %s, note %s',
+        'logfire.msg': 'order 42 weighs 1.5, gift True, note None',
+        'logfire.json_schema': (
+            '{"type":"object","properties":{"logfire.logger_name":{},"logfire.logging_args":{"type":"array"}}}'
+        ),
+        'logfire.span_type': 'log',
+        'logfire.level_num': 9,
+    }
+    assert without_args['attributes'] == {
+        'logfire.logger_name': 'shop',
+        **location,
+        'logfire.msg_template': 'order shipped',
+        'logfire.msg': 'order shipped',
+        'logfire.json_schema': '{"type":"object","properties":{"logfire.logger_name":{}}}',
+        'logfire.span_type': 'log',
+        'logfire.level_num': 9,
+    }
+
+
+class Point:
+    def __repr__(self) -> str:
+        return 'Point(1, 2)'
+
+
+@pytest.mark.parametrize(
+    'args',
+    [
+        (0, -7, 2**63, -(2**80), 2**13_999),
+        (0.1, -0.0, 1e16, 5e-324, 1.7976931348623157e308),
+        (True, False, None, 3),
+        (float('nan'), 1),
+        (float('inf'),),
+        (2**14_000,),
+        ('ada', 1),
+        ({'user': 'ada'}, [1, 2]),
+        (Point(),),
+        (),
+    ],
+    ids=['ints', 'floats', 'bools and none', 'nan', 'inf', 'huge int', 'str', 'containers', 'object', 'none'],
+)
+def test_arguments_are_encoded_as_logfire_log_encodes_them(
+    capfire: CaptureLogfire, shop: logging.Logger, args: tuple[Any, ...]
+) -> None:
+    shop.info(' '.join(['%r'] * len(args)) or 'nothing', *args)
+    expected: dict[str, Any] = {'logfire.logger_name': 'shop'}
+    if args:
+        expected['logfire.logging_args'] = list(args)
+    logfire.log('info', 'direct', expected)
+
+    [through_handler, direct] = [log['attributes'] for log in logs(capfire)]
+    keys = ('logfire.logger_name', 'logfire.logging_args', 'logfire.json_schema')
+    assert {k: through_handler.get(k) for k in keys} == {k: direct.get(k) for k in keys}
+    assert through_handler['logfire.msg'] == ' '.join(repr(arg) for arg in args) or 'nothing'
+
+
+def test_handler_filters_decide_as_for_any_handler(capfire: CaptureLogfire, fallback: Collect) -> None:
+    handler = logfire.LogfireLoggingHandler(fallback=fallback)
+    plain = Collect()
+    record = logging.LogRecord('shop', logging.INFO, __file__, 1, 'order %s', (1,), None)
+
+    assert handler.handle(record) == plain.handle(record)  # True, or the record on Python 3.12+
+    handler.addFilter(lambda r: r.getMessage() != 'order 1')
+    plain.addFilter(lambda r: r.getMessage() != 'order 1')
+    assert handler.handle(record) == plain.handle(record)
+    assert not handler.handle(record)
+
+    assert [log['attributes']['logfire.msg'] for log in logs(capfire)] == ['order 1']
+    assert fallback.records == []
+
+
 def test_levels_map_to_logfire_levels_and_custom_numbers_to_the_nearest(
     capfire: CaptureLogfire, shop: logging.Logger
 ) -> None:

@@ -2,8 +2,8 @@
 
 The stdlib handler, the structlog processor and the loguru sink each turn their library's record into the same
 call: `LogBridge.emit()`, which makes a logfire log with a given message, code location and timestamp (never
-re-walking the stack nor re-formatting the message). `LogBridge.routes_to_fallback()` decides which records must
-not become logs: before `configure()`, from logfire's or OpenTelemetry's own loggers, while instrumentation is
+re-walking the stack nor re-formatting the message). `LogBridge.context_for()` decides which records must not
+become logs: before `configure()`, from logfire's or OpenTelemetry's own loggers, while instrumentation is
 suppressed (every export thread runs so) and while this thread is already inside a bridge.
 """
 
@@ -23,6 +23,9 @@ from .proxy import SUPPRESS_INSTRUMENTATION_KEY
 from .stack_info import get_frame
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.util.types import AttributeValue
+
     from .main import Logfire
     from .scrubbing import Scrubber
 
@@ -103,15 +106,19 @@ class LogBridge:
         self._state = logfire.config
         self._log = logfire._log  # pyright: ignore[reportPrivateUsage]
 
-    def routes_to_fallback(self, logger_name: str | None) -> bool:
-        """Whether a record must go to the fallback instead of becoming a log (see the module's docstring)."""
+    def context_for(self, logger_name: str | None) -> Context | None:
+        """The current context, for the log of a record from `logger_name`; None if the record must go to the fallback.
+
+        See the module's docstring for which records do.
+        """
         if _guard.active or self._state.config is None:
-            return True
+            return None
         if logger_name and logger_name.startswith(EXCLUDED_LOGGERS):
             head = logger_name.partition('.')[0]
             if head in EXCLUDED_LOGGERS:
-                return True
-        return bool(_get_current().get(SUPPRESS_INSTRUMENTATION_KEY))
+                return None
+        context = _get_current()
+        return None if context.get(SUPPRESS_INSTRUMENTATION_KEY) else context
 
     @property
     def scrubber(self) -> Scrubber | None:
@@ -127,15 +134,22 @@ class LogBridge:
         exception: BaseException | None,
         location: tuple[str, int, str] | None,
         timestamp: int | None,
+        context: Context,
+        prepared: tuple[dict[str, AttributeValue], str | None] | None = None,
     ) -> None:
-        """Record one log; records made meanwhile on this thread (by processors, the SDK) go to the fallback.
+        """Record one log in `context` (from `context_for()`); meanwhile this thread's records go to the fallback.
 
-        Without a `location`, the caller's code location is found as `logfire.info()` finds it: the first frame
-        outside logfire and libraries.
+        Records made by processors or the SDK while the log is made cannot loop back into a bridge. Without a
+        `location`, the caller's code location is found as `logfire.info()` finds it: the first frame outside logfire
+        and libraries. No name in `attributes` starts with `_` (each bridge leaves such names out), and `prepared`,
+        when the bridge has it, is what `prepare_attributes(attributes)` would return.
         """
         _guard.active = True
         try:
-            self._log(level, template, attributes, None, exception, get_frame(1), location, message, timestamp)
+            self._log(
+                level, template, attributes, None, exception, get_frame(1), location, message, timestamp, False,
+                prepared, context,
+            )  # fmt: skip
         finally:
             _guard.active = False
 

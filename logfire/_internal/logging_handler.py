@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from logging import NOTSET, Handler, LogRecord, StreamHandler
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final
 
+from .attributes import numbers_json, plain_json_list, prepare_attributes
 from .errors import report_internal_error
 from .log_bridge import (
     ATTRIBUTES_LOGGER_NAME_KEY,
@@ -19,6 +21,8 @@ from .log_bridge import (
 from .stack_info import display_path
 
 if TYPE_CHECKING:
+    from opentelemetry.util.types import AttributeValue
+
     from .main import Logfire
 
 __all__ = ['LogfireLoggingHandler']
@@ -26,6 +30,8 @@ __all__ = ['LogfireLoggingHandler']
 # What every `LogRecord` holds, plus what formatters add (`message`, `asctime`): the rest came from `extra=`.
 _STANDARD: Final = frozenset(LogRecord('', 0, '', 0, '', (), None).__dict__) | {'message', 'asctime'}
 _STANDARD_COUNT: Final = len(LogRecord('', 0, '', 0, '', (), None).__dict__)
+# What `Filterer.filter` returns when every filter lets a record through: True, or on Python 3.12+ the record (None).
+_NO_FILTERS_RESULT: Final = True if sys.version_info < (3, 12) else None
 
 
 class LogfireLoggingHandler(Handler):
@@ -71,30 +77,56 @@ class LogfireLoggingHandler(Handler):
 
     def handle(self, record: LogRecord) -> bool:
         """Filter and emit `record`, without the handler's lock: `emit` is thread-safe, and the lock costs every log."""
-        result: Any = self.filter(record)  # Python 3.12+ may return a replacement record
-        if result:
-            self.emit(result if isinstance(result, LogRecord) else record)
-        return cast(bool, result)  # the record itself on 3.12+, as `Handler.handle` returns it
+        if self.filters:
+            result: Any = self.filter(record)  # Python 3.12+ may return a replacement record
+            if not result:
+                return result
+            if isinstance(result, LogRecord):
+                record = result
+        else:
+            result = _NO_FILTERS_RESULT or record  # what `self.filter(record)` returns then
+        self.emit(record)
+        # The record itself on 3.12+, as `Handler.handle` returns it (annotated `bool` there too).
+        return result  # pyright: ignore[reportReturnType]
 
     def emit(self, record: LogRecord) -> None:
         """Turn `record` into a logfire log, or hand it to the fallback (see the class docstring)."""
         bridge = self._bridge
         try:
-            if bridge.routes_to_fallback(record.name):
+            name = record.name
+            context = bridge.context_for(name)
+            if context is None:
                 self.fallback.handle(record)
                 return
             msg = record.msg
             template = msg if type(msg) is str else str(msg)
             args = record.args
             record_dict = record.__dict__
-            if len(record_dict) > _STANDARD_COUNT:
+            prepared: tuple[dict[str, AttributeValue], str | None] | None = None
+            attributes: dict[str, Any]
+            if len(record_dict) > _STANDARD_COUNT or type(name) is not str:
                 attributes = {
                     key: value for key, value in record_dict.items() if key not in _STANDARD and key[:1] != '_'
                 }
+                attributes[ATTRIBUTES_LOGGER_NAME_KEY] = name
+                message = _message(bridge, template, args, attributes) if args else template
+            # The usual records, without `extra=`: their attributes are prepared here, as `prepare_attributes` would.
+            elif not args:
+                attributes = {ATTRIBUTES_LOGGER_NAME_KEY: name}
+                message = template
+                prepared = attributes, _NAME_SCHEMA
+            elif type(args) is tuple and (encoded := numbers_json(args)) is not None:
+                # Numbers hold no secrets: the message needs no scrubbing.
+                attributes = {ATTRIBUTES_LOGGER_NAME_KEY: name, ATTRIBUTES_LOGGING_ARGS_KEY: encoded}
+                prepared = attributes, _NAME_ARGS_SCHEMA
+                try:
+                    message = template % args
+                except Exception:
+                    message = template  # as `_format`
             else:
-                attributes: dict[str, Any] = {}
-            attributes[ATTRIBUTES_LOGGER_NAME_KEY] = record.name
-            message = _message(bridge, template, args, attributes) if args else template
+                attributes = {ATTRIBUTES_LOGGER_NAME_KEY: name}
+                message = _message(bridge, template, args, attributes)
+                prepared = _prepared(name, attributes)
             exc_info = record.exc_info
             levelno = record.levelno
             bridge.emit(
@@ -105,9 +137,27 @@ class LogfireLoggingHandler(Handler):
                 exc_info[1] if exc_info else None,
                 (display_path(record.pathname), record.lineno, record.funcName),
                 int(record.created * 1e9),
+                context,
+                prepared,
             )
         except Exception as exc:
             report_internal_error('logging handler', exc)
+
+
+# The `logfire.json_schema` that `prepare_attributes` gives the usual records' attributes, found by asking it.
+_NAME_SCHEMA: Final = prepare_attributes({ATTRIBUTES_LOGGER_NAME_KEY: ''})[1]
+_NAME_ARGS_SCHEMA: Final = prepare_attributes({ATTRIBUTES_LOGGER_NAME_KEY: '', ATTRIBUTES_LOGGING_ARGS_KEY: []})[1]
+
+
+def _prepared(name: str, attributes: dict[str, Any]) -> tuple[dict[str, AttributeValue], str | None] | None:
+    """`prepare_attributes(attributes)` when they are the logger's name and plain JSON `logfire.logging_args`."""
+    args = attributes.get(ATTRIBUTES_LOGGING_ARGS_KEY)
+    if len(attributes) != 2 or type(args) is not list:
+        return None
+    encoded = plain_json_list(args)  # pyright: ignore[reportUnknownArgumentType]
+    if encoded is None:
+        return None
+    return {ATTRIBUTES_LOGGER_NAME_KEY: name, ATTRIBUTES_LOGGING_ARGS_KEY: encoded}, _NAME_ARGS_SCHEMA
 
 
 def _message(bridge: LogBridge, template: str, args: Any, attributes: dict[str, Any]) -> str:

@@ -19,6 +19,8 @@ from .log_bridge import (
 from .stack_info import display_path, get_frame
 
 if TYPE_CHECKING:
+    from opentelemetry.context import Context
+
     from .main import Logfire
 
 __all__ = ['loguru_handler']
@@ -80,14 +82,15 @@ class _LoguruSink:
         try:
             record: dict[str, Any] = message.record
             name = record.get('name')
-            if self._bridge.routes_to_fallback(name):
+            context = self._bridge.context_for(name)
+            if context is None:
                 sys.stderr.write(str(message))
                 return
-            self._emit(record)
+            self._emit(record, context)
         except Exception as exc:
             report_internal_error('loguru sink', exc)
 
-    def _emit(self, record: dict[str, Any]) -> None:
+    def _emit(self, record: dict[str, Any], context: Context) -> None:
         text = str(record['message'])
         template = record.get('template')
         args: list[Any] = []
@@ -126,6 +129,7 @@ class _LoguruSink:
             exception.value if exception is not None else None,
             (display_path(file.path), record['line'], record['function']),
             int(record['time'].timestamp() * 1e6) * 1000,
+            context,
         )
 
     def _log_frame(self) -> FrameType | None:

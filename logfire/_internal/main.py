@@ -44,6 +44,7 @@ from .state import GLOBAL_STATE, LogfireState
 if TYPE_CHECKING:
     from types import FrameType
 
+    from opentelemetry.context import Context
     from opentelemetry.util.types import AttributeValue
 
     from .scrubbing import Scrubber
@@ -113,11 +114,13 @@ class Logfire(InstrumentMethods, DatabaseInstrumentMethods, MetricMethods):
         frame: FrameType,
         location: tuple[str, int, str] | None = None,
         message: str | None = None,
+        prepared: tuple[dict[str, AttributeValue], str | None] | None = None,
     ) -> tuple[str, dict[str, AttributeValue], Scrubber | None]:
         """Format the message and encode attributes.
 
         `location` and `message`, when given (by the logging bridges), replace the code location found from `frame`
-        and the message formatted from the template.
+        and the message formatted from the template, and `prepared` what `prepare_attributes(attributes)` would
+        return (a dict of the caller's own, which this fills).
 
         Returns:
             The (possibly inspected) template, the attributes, and the pipeline's scrubber when it has nothing
@@ -134,7 +137,9 @@ class Logfire(InstrumentMethods, DatabaseInstrumentMethods, MetricMethods):
             message = format_message(
                 msg_template, scrubber.message_values(msg_template, attributes) if scrubber else attributes
             )
-        if attributes:
+        if prepared is not None:
+            otel_attributes, schema = prepared
+        elif attributes:
             otel_attributes, schema = prepare_attributes(attributes)
         else:
             otel_attributes, schema = {}, None
@@ -263,7 +268,15 @@ class Logfire(InstrumentMethods, DatabaseInstrumentMethods, MetricMethods):
         message: str | None = None,
         timestamp: int | None = None,
         check_names: bool = True,
+        prepared: tuple[dict[str, AttributeValue], str | None] | None = None,
+        context: Context | None = None,
     ) -> None:
+        """Record a log: what `log()` and the level methods do, and the logging bridges with their extra arguments.
+
+        The bridges give the code `location`, the formatted `message`, the record's `timestamp`, the `prepared`
+        attributes (see `_base_attributes`) and the current `context` they found instrumentation not suppressed in
+        (the span's parent is then looked up there, not in the current context again).
+        """
         if attributes and check_names:
             _check_attribute_names(attributes)
         try:
@@ -277,7 +290,7 @@ class Logfire(InstrumentMethods, DatabaseInstrumentMethods, MetricMethods):
             if level_num < state.min_level:
                 return
             template, otel_attributes, checked_by = self._base_attributes(
-                msg_template, attributes, tags, frame, location, message
+                msg_template, attributes, tags, frame, location, message, prepared
             )
             otel_attributes[ATTRIBUTES_SPAN_TYPE_KEY] = 'log'
             otel_attributes[ATTRIBUTES_LOG_LEVEL_NUM_KEY] = level_num
@@ -288,7 +301,7 @@ class Logfire(InstrumentMethods, DatabaseInstrumentMethods, MetricMethods):
             span = start_noted(
                 self._tracer,
                 template,
-                None,
+                context,
                 _INTERNAL,
                 otel_attributes,
                 None,

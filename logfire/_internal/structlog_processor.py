@@ -63,7 +63,8 @@ class StructlogProcessor:
         try:
             logger_name = event_dict.get('logger') or event_dict.get('logger_name')
             bridge = self._bridge
-            if bridge.routes_to_fallback(str(logger_name) if logger_name else None):
+            context = bridge.context_for(str(logger_name) if logger_name else None)
+            if context is None:
                 return event_dict  # the rest of the chain still renders it
             event = event_dict.get('event')
             message = 'structlog event' if event is None else str(event)
@@ -79,6 +80,7 @@ class StructlogProcessor:
                 _exception(event_dict.get('exc_info')),
                 _location(event_dict),
                 _timestamp(event_dict.get('timestamp')),
+                context,
             )
         except Exception as exc:
             report_internal_error('structlog processor', exc)
