@@ -644,3 +644,33 @@ def test_a_failing_scrub_callback_still_keeps_logfires_own_attributes() -> None:
     assert attributes['password'] == "[Scrubbed due to 'an error while scrubbing']"
     assert attributes['logfire.msg_template'] == 'login {user}'  # safe keys keep their values
     assert attributes['logfire.span_type'] == 'span'
+
+
+@pytest.mark.parametrize('scrubbing', [True, False], ids=['scrubbing on', 'scrubbing off'])
+def test_span_links_are_scrubbed_like_attributes(scrubbing: bool) -> None:
+    from opentelemetry.trace import Link, SpanContext
+
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True,
+        console=False,
+        send_to_logfire=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        scrubbing=None if scrubbing else False,
+    )
+    linked = SpanContext(trace_id=1, span_id=2, is_remote=True)
+    clean = SpanContext(trace_id=3, span_id=4, is_remote=True)
+    try:
+        lf.config.tracer_provider.get_tracer('t').start_span(
+            'batch job',
+            links=[Link(clean, {'user': 'ada'}), Link(linked, {'password': SECRET, 'user': 'ada'})],
+        ).end()
+    finally:
+        lf.shutdown()
+
+    [span] = exporter.exported_spans
+    assert [link.context.span_id for link in span.links] == [4, 2]
+    assert dict(span.links[0].attributes or {}) == {'user': 'ada'}
+    second = dict(span.links[1].attributes or {})
+    assert second['user'] == 'ada'
+    assert second['password'] == ("[Scrubbed due to 'password']" if scrubbing else SECRET)
