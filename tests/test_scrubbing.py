@@ -674,3 +674,50 @@ def test_span_links_are_scrubbed_like_attributes(scrubbing: bool) -> None:
     second = dict(span.links[1].attributes or {})
     assert second['user'] == 'ada'
     assert second['password'] == ("[Scrubbed due to 'password']" if scrubbing else SECRET)
+
+
+def test_headers_with_secret_names_or_values_and_string_lists_are_scrubbed(capfire: CaptureLogfire) -> None:
+    from opentelemetry import trace
+
+    attributes = {
+        'http.request.header.x_session_id': (SECRET,),  # not a credential header, but its name matches
+        'http.request.header.x_note': ('fine', f'my password is {SECRET}'),  # its value matches
+        'http.request.header.accept': ('text/html',),
+        'notes': ('fine', f'my password is {SECRET}'),
+    }
+    trace.get_tracer_provider().get_tracer('t').start_span('GET', attributes=attributes).end()
+
+    exported = last_attributes(capfire)
+    assert exported['http.request.header.x_session_id'] == ("[Scrubbed due to 'session']",)
+    assert exported['http.request.header.x_note'] == ('fine', "[Scrubbed due to 'password']")
+    assert exported['http.request.header.accept'] == ('text/html',)
+    assert exported['notes'] == ('fine', "[Scrubbed due to 'password']")
+    scrubbed = json.loads(exported['logfire.scrubbed'])
+    assert {'path': ['attributes', 'http.request.header.x_session_id'], 'matched_substring': 'session'} in scrubbed
+    assert_no_secret(capfire)
+
+
+def test_the_callback_sees_credential_headers_and_can_keep_them() -> None:
+    seen: list[ScrubMatch] = []
+
+    def callback(match: ScrubMatch) -> Any:
+        seen.append(match)
+        return match.value
+
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True,
+        console=False,
+        send_to_logfire=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        scrubbing=ScrubbingOptions(callback=callback),
+    )
+    key = 'http.request.header.authorization'
+    try:
+        lf.config.tracer_provider.get_tracer('t').start_span('GET', attributes={key: ('Basic abc',)}).end()
+    finally:
+        lf.shutdown()
+    [span] = exporter.exported_spans
+    assert (span.attributes or {})[key] == ('Basic abc',)
+    [match] = seen
+    assert match.path == ('attributes', key) and match.value == ('Basic abc',) and match.pattern_match is not None
