@@ -240,9 +240,10 @@ def test_spans_open_at_exit_are_ended_and_exported_even_after_the_open_span_list
         (processor,) = lifecycle._each_participant()
         processor._prune_at = 20  # instead of 100,000 spans open at once, to reach the pruning quickly
         tracer = trace.get_tracer('open')
-        still_open = [tracer.start_span(f'open {i}') for i in range(15)]  # never ended by the program
+        still_open = [tracer.start_span(f'open {i}') for i in range(10)]  # never ended by the program
         for i in range(30):
             tracer.start_span('forgotten')  # neither ended nor referenced: gone, and pruned
+        still_open += [tracer.start_span(f'open {i}') for i in range(10, 15)]  # started after the pruning
     """)
     result = run_python(code, env=otel_env(rx, tmp_path))
     assert result.returncode == 0, result.stderr
