@@ -195,6 +195,7 @@ def test_oversized_batches_are_split_and_a_single_huge_span_is_dropped_with_a_wa
     assert all(len(r.body) <= 5 * 1024 * 1024 for r in trace_requests(rx))
     (warning,) = warnings_in(result.stderr)
     assert '1 spans dropped (too large)' in warning
+    assert 'an item is larger than the 5 MB request limit' in warning
 
 
 def test_a_413_answer_splits_the_batch_and_every_span_arrives_once(rx: OTLPReceiver, tmp_path: Path) -> None:

@@ -163,3 +163,90 @@ def test_a_temp_file_being_written_survives_a_rescan_and_an_abandoned_one_is_rem
     assert [s.name for s in rx.spans()] == ['kept on disk']
     assert being_written.exists()
     assert not abandoned.exists()
+
+
+def test_the_first_ten_spans_leave_at_once_and_later_ones_wait_for_the_schedule_delay(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    # One span per line on stdin; with a 60 s schedule delay, only the quick start (or a flush) sends a lone span.
+    child = Child(
+        script("""
+            print('ready', flush=True)
+            for line in sys.stdin:
+                if line.strip() == 'flush':
+                    print(logfire.force_flush(5000), flush=True)
+                    break
+                logfire.info('span {n}', n=int(line))
+        """),
+        otel_env(rx, tmp_path, OTEL_BSP_SCHEDULE_DELAY='60000'),
+    )
+    stdin, stdout = child.proc.stdin, child.proc.stdout
+    assert stdin is not None and stdout is not None
+    try:
+        child.wait_ready()
+        for n in range(1, 11):  # each is sent before the next is logged: a quick start per span, not per batch
+            stdin.write(f'{n}\n')
+            stdin.flush()
+            rx.wait_until(lambda: len(rx.spans()) == n, description=f'span {n} without a flush')  # noqa: B023
+        stdin.write('11\n')
+        stdin.flush()
+        time.sleep(1)  # the eleventh is past the quick start: it waits for the 60 s delay (or a flush)
+        assert len(rx.spans()) == 10
+        stdin.write('flush\n')
+        stdin.flush()
+        assert stdout.readline().strip() == 'True'
+        assert sorted(s.attributes['n'] for s in rx.spans()) == list(range(1, 12))
+    finally:
+        _, stderr = child.finish()
+    assert child.proc.returncode == 0, stderr
+
+
+def test_during_an_outage_payloads_beyond_the_memory_budget_move_to_disk_before_exit(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    rx.respond_with(503)
+    # About 12 MB of spans, past the 8 MB kept in memory per destination: the oldest go to the disk queue now,
+    # so a crash (or SIGKILL) before exit cannot lose them.
+    child = Child(
+        script(
+            """
+            for i in range(1200):
+                logfire.info('big {i}', i=i, blob=os.urandom(5_000).hex())
+            logfire.force_flush(5000)
+            print('ready', flush=True)
+            sys.stdin.readline()
+            """,
+            'console=False, metrics=False, inspect_arguments=False, scrubbing=False',
+        ),
+        otel_env(rx, tmp_path),
+    )
+    try:
+        child.wait_ready(timeout=60)
+        on_disk = [p for p in (tmp_path / 'data' / 'export-queue').glob('*/*.otlp*') if not p.name.startswith('.')]
+        assert on_disk, 'nothing was moved to disk while the process ran'
+        assert child.proc.poll() is None  # still running: these files were not written at exit
+    finally:
+        _, stderr = child.finish(timeout=60)
+    assert child.proc.returncode == 0, stderr
+
+
+def test_spans_open_at_exit_are_ended_and_exported_even_after_the_open_span_list_was_pruned(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    code = script("""
+        from opentelemetry import trace
+        from logfire._internal.exporters import lifecycle
+
+        (processor,) = lifecycle._each_participant()
+        processor._prune_at = 20  # instead of 100,000 spans open at once, to reach the pruning quickly
+        tracer = trace.get_tracer('open')
+        still_open = [tracer.start_span(f'open {i}') for i in range(10)]  # never ended by the program
+        for i in range(30):
+            tracer.start_span('forgotten')  # neither ended nor referenced: gone, and pruned
+        still_open += [tracer.start_span(f'open {i}') for i in range(10, 15)]  # started after the pruning
+    """)
+    result = run_python(code, env=otel_env(rx, tmp_path))
+    assert result.returncode == 0, result.stderr
+
+    spans = rx.wait_for_spans(15)
+    assert sorted(s.name for s in spans if s.name.startswith('open')) == sorted(f'open {i}' for i in range(15))

@@ -149,6 +149,7 @@ def test_a_payload_whose_2xx_arrived_after_the_exit_deadline_is_not_sent_again(
     assert first.returncode == 0, first.stderr
     assert names(rx.spans()) == ['slow {i}'] * 5  # the collector did receive them, and said so in time
     assert queued_files(tmp_path) == [], first.stderr
+    assert 'Internal error' not in first.stderr  # the late answer is handled after exit began, cleanly
 
     second = run_python(script("logfire.info('second run')"), env=otel_env(rx, tmp_path))
     assert second.returncode == 0, second.stderr
@@ -156,6 +157,33 @@ def test_a_payload_whose_2xx_arrived_after_the_exit_deadline_is_not_sent_again(
     rx.wait_for_spans(6, timeout=30)
     time.sleep(0.5)
     assert names(rx.spans()) == ['second run'] + ['slow {i}'] * 5  # nothing was sent twice
+
+
+def test_a_413_that_arrives_after_the_exit_deadline_leaves_the_payload_for_the_next_run(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    rx.respond_with(413, times=1)
+    rx.stall(3, times=1)  # "too large", but only after the 1 s exit budget: the payload's disk copy must stay
+    code = (
+        'import atexit, time\n'
+        'atexit.register(time.sleep, 6)  # other exit work keeps the process alive until the 413 arrives\n'
+        + script("""
+        for i in range(5):
+            logfire.info('slow {i}', i=i)
+        time.sleep(1)  # the request is on the wire (quick start), waiting for its answer
+    """)
+    )
+    first = run_python(code, env=otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='1000'))
+    assert first.returncode == 0, first.stderr
+    assert rx.spans() == [] and [r.status for r in rx.requests] == [413]
+    assert queued_files(tmp_path), first.stderr
+
+    second = run_python(script("logfire.info('second run')"), env=otel_env(rx, tmp_path))
+    assert second.returncode == 0, second.stderr
+
+    rx.wait_for_spans(6, timeout=30)
+    assert names(rx.spans()) == ['second run'] + ['slow {i}'] * 5
+    rx.wait_until(lambda: queued_files(tmp_path) == [], description='an empty disk queue')
 
 
 # ---- one huge value ---------------------------------------------------------------------------------

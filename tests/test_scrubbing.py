@@ -527,3 +527,197 @@ def test_span_events_other_than_exceptions_are_scrubbed(capfire: CaptureLogfire)
         assert event['attributes']['user'] == 'ada'
         assert json.loads(event['attributes']['logfire.scrubbed'])[0]['path'][-1] == 'password'
     assert_no_secret(capfire)
+
+
+def test_a_url_holding_an_earlier_marker_keeps_it_readable_with_every_other_parameter(capfire: CaptureLogfire) -> None:
+    from opentelemetry import trace
+
+    earlier = "[Scrubbed due to 'api_key']"  # say, a URL copied from a span that was already scrubbed
+    url = f'http://h/a/b?api_key={earlier}&debug=&password={SECRET}&a%2Fb=1&page=2'
+    trace.get_tracer_provider().get_tracer('t').start_span('GET', attributes={'url.full': url}).end()
+
+    assert last_attributes(capfire)['url.full'] == (
+        f"http://h/a/b?api_key={earlier}&debug=&password=[Scrubbed due to 'password']&a%2Fb=1&page=2"
+    )
+
+
+def test_a_url_whose_match_the_callback_keeps_is_left_exactly_as_it_was() -> None:
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True,
+        console=False,
+        send_to_logfire=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        scrubbing=ScrubbingOptions(callback=lambda match: match.value),
+    )
+    try:
+        query = 'q=red+shoes&session=42&note=a%20b'
+        lf.config.tracer_provider.get_tracer('server').start_span('GET', attributes={'url.query': query}).end()
+    finally:
+        lf.shutdown()
+    [exported] = exporter.exported_spans
+    assert (exported.attributes or {})['url.query'] == 'q=red+shoes&session=42&note=a%20b'
+
+
+def test_scrubbing_an_event_keeps_its_time_and_leaves_its_clean_neighbours_alone(capfire: CaptureLogfire) -> None:
+    from opentelemetry import trace
+
+    with trace.get_tracer('raw').start_as_current_span('login') as span:
+        span.add_event('start', {'user': 'ada'}, timestamp=1_000)
+        span.add_event('attempt', {'password': SECRET}, timestamp=2_000)
+
+    [exported] = capfire.exporter.exported_spans
+    events = exported.events
+    assert [(e.name, e.timestamp) for e in events] == [('start', 1_000), ('attempt', 2_000)]
+    assert dict(events[0].attributes or {}) == {'user': 'ada'}
+    assert (events[1].attributes or {})['password'] == "[Scrubbed due to 'password']"
+
+
+def test_the_callback_sees_and_can_alter_exception_messages_and_status_descriptions() -> None:
+    seen: list[ScrubMatch] = []
+
+    def callback(match: ScrubMatch) -> Any:
+        seen.append(match)
+        return str(match.value).replace('acct-12345', 'acct-***')
+
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True,
+        console=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        scrubbing=ScrubbingOptions(extra_patterns=['acct-\\d+'], callback=callback),
+    )
+    try:
+        with pytest.raises(ValueError):
+            with lf.span('charge'):
+                raise ValueError('charge failed for acct-12345')
+    finally:
+        lf.shutdown()
+
+    [span] = exporter.exported_spans
+    [event] = span.events
+    assert (event.attributes or {})['exception.message'] == 'charge failed for acct-***'
+    assert span.status.description is not None and 'acct-***' in span.status.description
+    assert 'acct-12345' not in str([span.status.description, dict(event.attributes or {})])
+    by_path = {m.path: m for m in seen}
+    assert {('attributes', 'exception.message'), ('attributes', 'status', 'description')} <= set(by_path)
+    for match in by_path.values():
+        assert 'acct-12345' in str(match.value) and match.pattern_match.group(0) == 'acct-12345'
+
+
+def test_a_status_description_marker_names_the_extra_pattern_even_beside_a_default_word() -> None:
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True,
+        console=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        scrubbing=ScrubbingOptions(extra_patterns=['acct-\\d+']),
+    )
+    try:
+        with pytest.raises(ValueError):
+            with lf.span('reset'):
+                raise ValueError('password reset failed for acct-12345')
+    finally:
+        lf.shutdown()
+    [span] = exporter.exported_spans
+    assert span.status.description == "[Scrubbed due to 'acct-\\d+']"
+
+
+def test_a_failing_scrub_callback_still_keeps_logfires_own_attributes() -> None:
+    def broken(match: ScrubMatch) -> Any:
+        raise RuntimeError('bug in the callback')
+
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True,
+        console=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        scrubbing=ScrubbingOptions(callback=broken),
+    )
+    try:
+        with lf.span('login {user}', user='ada') as span:
+            span.set_attribute('password', SECRET)
+    finally:
+        lf.shutdown()
+    [exported] = exporter.exported_spans
+    attributes = dict(exported.attributes or {})
+    assert attributes['password'] == "[Scrubbed due to 'an error while scrubbing']"
+    assert attributes['logfire.msg_template'] == 'login {user}'  # safe keys keep their values
+    assert attributes['logfire.span_type'] == 'span'
+
+
+@pytest.mark.parametrize('scrubbing', [True, False], ids=['scrubbing on', 'scrubbing off'])
+def test_span_links_are_scrubbed_like_attributes(scrubbing: bool) -> None:
+    from opentelemetry.trace import Link, SpanContext
+
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True,
+        console=False,
+        send_to_logfire=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        scrubbing=None if scrubbing else False,
+    )
+    linked = SpanContext(trace_id=1, span_id=2, is_remote=True)
+    clean = SpanContext(trace_id=3, span_id=4, is_remote=True)
+    try:
+        lf.config.tracer_provider.get_tracer('t').start_span(
+            'batch job',
+            links=[Link(clean, {'user': 'ada'}), Link(linked, {'password': SECRET, 'user': 'ada'})],
+        ).end()
+    finally:
+        lf.shutdown()
+
+    [span] = exporter.exported_spans
+    assert [link.context.span_id for link in span.links] == [4, 2]
+    assert dict(span.links[0].attributes or {}) == {'user': 'ada'}
+    second = dict(span.links[1].attributes or {})
+    assert second['user'] == 'ada'
+    assert second['password'] == ("[Scrubbed due to 'password']" if scrubbing else SECRET)
+
+
+def test_headers_with_secret_names_or_values_and_string_lists_are_scrubbed(capfire: CaptureLogfire) -> None:
+    from opentelemetry import trace
+
+    attributes = {
+        'http.request.header.x_session_id': (SECRET,),  # not a credential header, but its name matches
+        'http.request.header.x_note': ('fine', f'my password is {SECRET}'),  # its value matches
+        'http.request.header.accept': ('text/html',),
+        'notes': ('fine', f'my password is {SECRET}'),
+    }
+    trace.get_tracer_provider().get_tracer('t').start_span('GET', attributes=attributes).end()
+
+    exported = last_attributes(capfire)
+    assert exported['http.request.header.x_session_id'] == ("[Scrubbed due to 'session']",)
+    assert exported['http.request.header.x_note'] == ('fine', "[Scrubbed due to 'password']")
+    assert exported['http.request.header.accept'] == ('text/html',)
+    assert exported['notes'] == ('fine', "[Scrubbed due to 'password']")
+    scrubbed = json.loads(exported['logfire.scrubbed'])
+    assert {'path': ['attributes', 'http.request.header.x_session_id'], 'matched_substring': 'session'} in scrubbed
+    assert_no_secret(capfire)
+
+
+def test_the_callback_sees_credential_headers_and_can_keep_them() -> None:
+    seen: list[ScrubMatch] = []
+
+    def callback(match: ScrubMatch) -> Any:
+        seen.append(match)
+        return match.value
+
+    exporter = TestExporter()
+    lf = logfire.configure(
+        local=True,
+        console=False,
+        send_to_logfire=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        scrubbing=ScrubbingOptions(callback=callback),
+    )
+    key = 'http.request.header.authorization'
+    try:
+        lf.config.tracer_provider.get_tracer('t').start_span('GET', attributes={key: ('Basic abc',)}).end()
+    finally:
+        lf.shutdown()
+    [span] = exporter.exported_spans
+    assert (span.attributes or {})[key] == ('Basic abc',)
+    [match] = seen
+    assert match.path == ('attributes', key) and match.value == ('Basic abc',) and match.pattern_match is not None
