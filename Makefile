@@ -83,8 +83,10 @@ bench: install
 	$(PY) -m benchmarks.run
 
 ## Mutation testing (slow, not in CI): [tool.mutmut] in pyproject.toml picks the modules and tests. Narrow it with
-## MUTANTS, e.g. make mutate MUTANTS='logfire._internal.exporters.retry*'; survivors: .venv/bin/mutmut show NAME.
-mutate: install
-	$(UV) sync --locked --quiet $(addprefix --extra ,$(EXTRAS)) --group mutate
-	$(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
-	$(VENV)/bin/mutmut results
+## MUTANTS, e.g. make mutate MUTANTS='logfire._internal.exporters.retry*'; survivors: .venv-mutate/bin/mutmut show NAME.
+## Its own venv: a `make install` or `make lint` meanwhile syncs .venv without mutmut, and every mutant would then
+## fail to import it and count as killed.
+mutate: | $(UV)
+	UV_PROJECT_ENVIRONMENT=.venv-mutate $(UV) sync --locked --quiet $(addprefix --extra ,$(EXTRAS)) --group mutate
+	.venv-mutate/bin/mutmut run --max-children 2 $(MUTANTS)
+	.venv-mutate/bin/mutmut results
