@@ -14,18 +14,17 @@ Like OpenTelemetry's `BatchSpanProcessor` (and configured by the same `OTEL_BSP_
 
 from __future__ import annotations
 
-import threading
 import time
 import weakref
 from collections import deque
-from typing import Protocol, runtime_checkable
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from ..errors import handle_internal_errors
-from .diagnostics import ExportDiagnostics, suppressed
+from .batch_worker import BatchWorker
+from .diagnostics import ExportDiagnostics
 from .lifecycle import at_fork_in_child, claim_sigterm, register_participant
 from .processors import leaves_span_unchanged, reads_no_attributes
 
@@ -34,21 +33,13 @@ QUICK_START_DELAY_MILLIS = 100
 _OPEN_SPANS_PRUNE_AT = 100_000
 MAX_OVERFLOW_SPANS = 100_000
 """Ended spans kept beyond the queue during a burst (about 3 KB each for a simple span), exported after it."""
-EXIT_SPILL_MILLIS = 500
-"""At most this long (and a quarter of the shutdown timeout) `shutdown()` lets the worker encode what is left."""
 
 
-@runtime_checkable
-class PersistingExporter(Protocol):
-    """An exporter that can move what it has not sent yet to durable storage."""
-
-    def persist_pending(self) -> None:
-        """Move unsent payloads to the disk queue."""
-        ...
-
-
-class BatchExportSpanProcessor(SpanProcessor):
+class BatchExportSpanProcessor(BatchWorker, SpanProcessor):
     """Queue ended spans and export them in batches from a background thread."""
+
+    thread_name = 'logfire-batch-spans'
+    drop_reason = 'span queue full'
 
     def __init__(
         self,
@@ -61,34 +52,26 @@ class BatchExportSpanProcessor(SpanProcessor):
         max_overflow_spans: int = MAX_OVERFLOW_SPANS,
         diagnostics: ExportDiagnostics | None = None,
     ) -> None:
-        self.exporter = exporter
-        self.schedule_delay_millis = schedule_delay_millis
-        self.max_queue_size = max_queue_size
-        self.max_export_batch_size = min(max_export_batch_size, max_queue_size)
-        self.shutdown_timeout_millis = shutdown_timeout_millis
+        super().__init__(
+            exporter,
+            schedule_delay_millis=schedule_delay_millis,
+            max_queue_size=max_queue_size,
+            max_export_batch_size=max_export_batch_size,
+            shutdown_timeout_millis=shutdown_timeout_millis,
+            diagnostics=diagnostics,
+        )
         self.max_overflow_spans = max_overflow_spans
-        self.exit_spill_millis = min(EXIT_SPILL_MILLIS, shutdown_timeout_millis // 4)
-        self.diagnostics = diagnostics
-        self._shutdown = False
         self._reset_state()
         at_fork_in_child(self, BatchExportSpanProcessor._reset_after_fork)
         register_participant(self)
 
     def _reset_state(self) -> None:
-        # Reentrant: a signal handler that logs can interrupt this thread while it holds the lock.
-        self._cond = threading.Condition(threading.RLock())
+        self._reset_worker()
         self._queue: deque[ReadableSpan] = deque()
         self._overflow: deque[ReadableSpan] = deque()  # when the queue is full; exported after it
         self._open: dict[int, weakref.ReferenceType[Span]] = {}
         self._prune_at = _OPEN_SPANS_PRUNE_AT
-        self._thread: threading.Thread | None = None
-        self._wake_at = 0.0
         self._exported = 0  # spans handed to the exporter so far, for the quick start
-        self._dropped = 0
-        self._flush_requested = 0
-        self._flush_done = 0
-        self._urgent = False
-        self._stop_at: float | None = None  # at shutdown: when the worker stops encoding
         # Until a span ends in the main thread: then make sure SIGTERM still flushes (a server, or the code that
         # forked this process, may have set its own handler since configure()).
         self._claim_sigterm = True
@@ -146,48 +129,6 @@ class BatchExportSpanProcessor(SpanProcessor):
         # Spans that never end and stay referenced: prune again only once there are twice as many.
         self._prune_at = max(_OPEN_SPANS_PRUNE_AT, 2 * len(self._open))
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Export every queued span and wait for the exporter's delivery, within `timeout_millis` in total."""
-        deadline = time.monotonic() + max(0, timeout_millis) / 1000
-        with self._cond:
-            if self._shutdown:
-                return False
-            self._flush_requested += 1
-            target = self._flush_requested
-            self._ensure_worker_locked()
-            self._cond.notify_all()
-            while self._flush_done < target:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-        remaining_millis = max(0, int((deadline - time.monotonic()) * 1000))
-        return self.exporter.force_flush(remaining_millis)
-
-    def shutdown(self) -> None:
-        """Hand every queued span to the exporter, then shut it down (it keeps what it could not send)."""
-        spill = self.exit_spill_millis / 1000
-        with self._cond:
-            if self._shutdown:
-                return
-            self._shutdown = True
-            self._stop_at = time.monotonic() + spill
-            thread = self._thread
-            self._cond.notify_all()
-        if thread is not None:
-            thread.join(spill + 0.1)
-        if thread is None:
-            with suppressed():
-                self._export_queued()
-        # What the worker could not encode in time; what it did encode the exporter sends or keeps on disk.
-        left = len(self._queue) + len(self._overflow)
-        self._queue.clear()
-        self._overflow.clear()
-        if left and self.diagnostics is not None:
-            self.diagnostics.dropped(left, 'not encoded before exit')
-        self._report_dropped()
-        self.exporter.shutdown()
-
     # ---- exit hooks ----------------------------------------------------------------------------------
 
     def end_open_spans(self) -> None:
@@ -198,40 +139,7 @@ class BatchExportSpanProcessor(SpanProcessor):
                 with handle_internal_errors('ending an open span'):
                     span.end()
 
-    def flush_for_exit(self, timeout_millis: int) -> None:
-        """Flush within `timeout_millis`, then move whatever is still unsent to the disk queue."""
-        self.force_flush(timeout_millis)
-        if isinstance(self.exporter, PersistingExporter):
-            self.exporter.persist_pending()
-
     # ---- worker thread -------------------------------------------------------------------------------
-
-    def _ensure_worker_locked(self) -> None:
-        if self._thread is None and not self._shutdown:
-            self._wake_at = time.monotonic() + self.schedule_delay_millis / 1000
-            self._thread = threading.Thread(target=self._work, name='logfire-batch-spans', daemon=True)
-            self._thread.start()
-
-    def _work(self) -> None:
-        with suppressed():  # nothing the exporter does may create spans
-            while True:
-                with self._cond:
-                    while not (self._urgent or self._shutdown or self._flush_requested > self._flush_done):
-                        remaining = self._wake_at - time.monotonic()
-                        if remaining <= 0:
-                            break
-                        self._cond.wait(remaining)
-                    self._wake_at = time.monotonic() + self.schedule_delay_millis / 1000
-                    self._urgent = False
-                    flush_target = self._flush_requested
-                    stopping = self._shutdown
-                self._export_queued()
-                self._report_dropped()
-                with self._cond:
-                    self._flush_done = max(self._flush_done, flush_target)
-                    self._cond.notify_all()
-                if stopping:
-                    return
 
     def _export_queued(self) -> None:
         queue, overflow, size = self._queue, self._overflow, self.max_export_batch_size
@@ -248,7 +156,8 @@ class BatchExportSpanProcessor(SpanProcessor):
                 self.exporter.export(batch)
             self._exported += len(batch)
 
-    def _report_dropped(self) -> None:
-        dropped, self._dropped = self._dropped, 0
-        if dropped and self.diagnostics is not None:
-            self.diagnostics.dropped(dropped, 'span queue full')
+    def _discard_queued(self) -> int:
+        left = len(self._queue) + len(self._overflow)
+        self._queue.clear()
+        self._overflow.clear()
+        return left

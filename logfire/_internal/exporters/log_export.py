@@ -2,7 +2,7 @@
 
 Log records go to the same destinations as spans (`/v1/logs`), through a `Delivery` of their own per destination:
 retries with backoff, a bounded disk queue in `data_dir` that the next process drains, a bounded exit. The batch
-processor is a small sibling of the span one (`batch`): a worker thread started on the first record, a bounded
+processor shares the span one's worker thread (`batch_worker`), started on the first record; a bounded
 queue whose overflow is counted (never a log line per record), the exit, SIGTERM and fork hooks of `lifecycle`
 (joined on the first record too).
 
@@ -12,11 +12,10 @@ Imported at `configure()` when log export is on, so the export threads never imp
 from __future__ import annotations
 
 import copy
-import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
@@ -25,16 +24,14 @@ from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportRes
 from opentelemetry.sdk.resources import Resource
 
 from ..errors import handle_internal_errors
-from .diagnostics import ExportDiagnostics, suppressed
+from .batch_worker import BatchWorker
+from .diagnostics import ExportDiagnostics
 from .lifecycle import at_fork_in_child, register_participant
 from .otlp import build_delivery, destinations
 from .retry import Delivery
 
 if TYPE_CHECKING:
     from ..config import LogfireConfig
-
-EXIT_SPILL_MILLIS = 500
-"""At most this long (and a quarter of the shutdown timeout) `shutdown()` lets the worker encode what is left."""
 
 
 class QueueingLogExporter(LogRecordExporter):
@@ -95,8 +92,11 @@ def _with_text_body(readable: ReadableLogRecord) -> ReadableLogRecord:
     return ReadableLogRecord(record, readable.resource, readable.instrumentation_scope, readable.limits)
 
 
-class BatchLogExportProcessor(LogRecordProcessor):
+class BatchLogExportProcessor(BatchWorker, LogRecordProcessor):
     """Queue log records and export them in batches from a background thread."""
+
+    thread_name = 'logfire-batch-logs'
+    drop_reason = 'log record queue full'
 
     def __init__(
         self,
@@ -108,28 +108,20 @@ class BatchLogExportProcessor(LogRecordProcessor):
         shutdown_timeout_millis: int = 3000,
         diagnostics: ExportDiagnostics | None = None,
     ) -> None:
-        self.exporter = exporter
-        self.schedule_delay_millis = schedule_delay_millis
-        self.max_queue_size = max_queue_size
-        self.max_export_batch_size = min(max_export_batch_size, max_queue_size)
-        self.shutdown_timeout_millis = shutdown_timeout_millis
-        self.exit_spill_millis = min(EXIT_SPILL_MILLIS, shutdown_timeout_millis // 4)
-        self.diagnostics = diagnostics
-        self._shutdown = False
+        super().__init__(
+            exporter,
+            schedule_delay_millis=schedule_delay_millis,
+            max_queue_size=max_queue_size,
+            max_export_batch_size=max_export_batch_size,
+            shutdown_timeout_millis=shutdown_timeout_millis,
+            diagnostics=diagnostics,
+        )
         self._reset_state()
         at_fork_in_child(self, BatchLogExportProcessor._reset_state)  # the parent exports what it had queued
 
     def _reset_state(self) -> None:
-        # Reentrant: a signal handler that logs can interrupt this thread while it holds the lock.
-        self._cond = threading.Condition(threading.RLock())
+        self._reset_worker()
         self._queue: deque[ReadableLogRecord] = deque()
-        self._thread: threading.Thread | None = None
-        self._wake_at = 0.0
-        self._dropped = 0
-        self._flush_requested = 0
-        self._flush_done = 0
-        self._urgent = False
-        self._stop_at: float | None = None
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         """Queue the record for export; never blocks on the exporter."""
@@ -151,92 +143,21 @@ class BatchLogExportProcessor(LogRecordProcessor):
                     self._urgent = True
                 self._cond.notify_all()
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Export every queued record and wait for the exporter's delivery, within `timeout_millis` in total."""
-        deadline = time.monotonic() + max(0, timeout_millis) / 1000
-        with self._cond:
-            if self._shutdown:
-                return False
-            # Nothing emitted yet: no worker to start, though the exporter may hold an earlier process's leftovers.
-            idle = not self._queue and self._thread is None
-            if not idle:
-                self._flush_requested += 1
-                target = self._flush_requested
-                self._ensure_worker_locked()
-                self._cond.notify_all()
-                while self._flush_done < target:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return False
-                    self._cond.wait(remaining)
-        remaining_millis = max(0, int((deadline - time.monotonic()) * 1000))
-        return self.exporter.force_flush(remaining_millis)
-
-    def shutdown(self) -> None:
-        """Hand every queued record to the exporter, then shut it down (it keeps what it could not send)."""
-        spill = self.exit_spill_millis / 1000
-        with self._cond:
-            if self._shutdown:
-                return
-            self._shutdown = True
-            self._stop_at = time.monotonic() + spill
-            thread = self._thread
-            self._cond.notify_all()
-        if thread is not None:
-            thread.join(spill + 0.1)
-        else:
-            with suppressed():
-                self._export_queued()
-        left = len(self._queue)
-        self._queue.clear()
-        if left and self.diagnostics is not None:
-            self.diagnostics.dropped(left, 'not encoded before exit')
-        self._report_dropped()
-        self.exporter.shutdown()
-
     # ---- exit hooks (see `lifecycle`) ----------------------------------------------------------------
 
     def end_open_spans(self) -> None:
         """Log records have no open state to end."""
 
-    def flush_for_exit(self, timeout_millis: int) -> None:
-        """Flush within `timeout_millis`, then move whatever is still unsent to the disk queue."""
-        self.force_flush(timeout_millis)
-        persist: Any = getattr(self.exporter, 'persist_pending', None)
-        if callable(persist):
-            persist()
-
     # ---- worker thread -------------------------------------------------------------------------------
 
-    def _ensure_worker_locked(self) -> None:
-        if self._thread is None and not self._shutdown:
-            # Only a processor that has records takes part in the exit and SIGTERM flushes (an earlier process's
-            # leftovers wait on disk for a normal exit, or for the next process).
-            register_participant(self)
-            self._wake_at = time.monotonic() + self.schedule_delay_millis / 1000
-            self._thread = threading.Thread(target=self._work, name='logfire-batch-logs', daemon=True)
-            self._thread.start()
+    def _flush_needed(self) -> bool:
+        # Nothing emitted yet: no worker to start, though the exporter may hold an earlier process's leftovers.
+        return bool(self._queue) or self._thread is not None
 
-    def _work(self) -> None:
-        with suppressed():  # nothing the exporter does may record telemetry
-            while True:
-                with self._cond:
-                    while not (self._urgent or self._shutdown or self._flush_requested > self._flush_done):
-                        remaining = self._wake_at - time.monotonic()
-                        if remaining <= 0:
-                            break
-                        self._cond.wait(remaining)
-                    self._wake_at = time.monotonic() + self.schedule_delay_millis / 1000
-                    self._urgent = False
-                    flush_target = self._flush_requested
-                    stopping = self._shutdown
-                self._export_queued()
-                self._report_dropped()
-                with self._cond:
-                    self._flush_done = max(self._flush_done, flush_target)
-                    self._cond.notify_all()
-                if stopping:
-                    return
+    def _worker_starting(self) -> None:
+        # Only a processor that has records takes part in the exit and SIGTERM flushes (an earlier process's
+        # leftovers wait on disk for a normal exit, or for the next process).
+        register_participant(self)
 
     def _export_queued(self) -> None:
         queue, size = self._queue, self.max_export_batch_size
@@ -250,10 +171,10 @@ class BatchLogExportProcessor(LogRecordProcessor):
             with handle_internal_errors('log export'):
                 self.exporter.export(batch)
 
-    def _report_dropped(self) -> None:
-        dropped, self._dropped = self._dropped, 0
-        if dropped and self.diagnostics is not None:
-            self.diagnostics.dropped(dropped, 'log record queue full')
+    def _discard_queued(self) -> int:
+        left = len(self._queue)
+        self._queue.clear()
+        return left
 
 
 def log_processors(config: LogfireConfig) -> list[BatchLogExportProcessor]:
