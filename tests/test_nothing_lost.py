@@ -101,6 +101,62 @@ def test_sigterm_while_the_collector_fails_keeps_every_unconfirmed_payload_for_t
     assert queued_files(tmp_path) == []
 
 
+def test_a_second_sigterm_a_moment_later_does_not_cut_the_flush_short(rx: OTLPReceiver, tmp_path: Path) -> None:
+    # hypercorn's master sends its workers SIGTERM, then multiprocessing's exit hook sends its daemon children another,
+    # within a millisecond. The flush the first one started must still keep every unconfirmed payload.
+    rx.respond_with(500)
+    rx.stall(1)  # the flush's request is in flight when the second signal lands
+    code = script("""
+        for i in range(10):
+            logfire.info('before SIGTERM {i}', i=i)
+        print('ready', flush=True)
+        time.sleep(60)
+    """)
+    first = start(code, otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='2000'))
+    wait_for_line(first, 'ready')
+    first.send_signal(signal.SIGTERM)
+    time.sleep(0.05)
+    first.send_signal(signal.SIGTERM)
+    _, stderr = finish(first)
+    assert first.returncode == -signal.SIGTERM, stderr
+    assert queued_files(tmp_path), stderr
+
+    rx.stall(0)
+    rx.respond_with(200)
+    second = run_python(script("logfire.info('second run')"), env=otel_env(rx, tmp_path))
+    assert second.returncode == 0, second.stderr
+    spans = rx.wait_for_spans(11, timeout=30)
+    assert sorted(s.attributes['i'] for s in spans if 'i' in s.attributes) == list(range(10)), stderr
+
+
+def test_a_sigterm_during_the_exit_flush_lets_it_finish(rx: OTLPReceiver, tmp_path: Path) -> None:
+    # The exit hooks flush the spans, then collect and export the metrics one last time; the SIGTERM flush does only
+    # the former, so ending the process when it is done would lose the metrics.
+    rx.respond_with(500)
+    rx.stall(1)  # the exit flush's request is in flight when the signal lands
+    code = script("""
+        logfire.metric_counter('orders').add(3)
+        for i in range(10):
+            logfire.info('before exit {i}', i=i)
+        print('exiting', flush=True)
+    """)
+    first = start(code, otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='2000'))
+    wait_for_line(first, 'exiting')
+    time.sleep(0.3)
+    first.send_signal(signal.SIGTERM)
+    _, stderr = finish(first)
+    assert first.returncode in (0, -signal.SIGTERM), stderr
+    assert queued_files(tmp_path), stderr
+
+    rx.stall(0)
+    rx.respond_with(200)
+    second = run_python(script("logfire.info('second run')"), env=otel_env(rx, tmp_path))
+    assert second.returncode == 0, second.stderr
+    spans = rx.wait_for_spans(11, timeout=30)
+    assert sorted(s.attributes['i'] for s in spans if 'i' in s.attributes) == list(range(10)), stderr
+    rx.wait_until(lambda: any(m.name == 'orders' for m in rx.metrics()), 10, 'the metrics of the first run')
+
+
 def test_sigterm_while_a_forked_worker_holds_the_batch_lock_loses_nothing(rx: OTLPReceiver, tmp_path: Path) -> None:
     code = script("""
         import multiprocessing

@@ -10,6 +10,9 @@
   `Pool.terminate()` signals it). With a previous handler of its own (uvicorn's), that handler runs at once; with
   the default action, the handler returns and the thread ends the process with SIGTERM once the flush is done
   (within the shutdown budget), or the process ends on its own first, after its exit hooks waited for the thread.
+  More SIGTERMs meanwhile change nothing: masters often send two within a millisecond (hypercorn's, then
+  `multiprocessing`'s exit hook for its daemon workers), and the flush is bounded anyway; SIGKILL still kills at
+  once. A SIGTERM that lands while the exit hooks already flush lets them finish (within the same bound).
 - Servers move SIGTERM around: gunicorn's uvicorn worker resets it to the default action after the fork (so a
   handler installed by `configure()` in the master or in `post_fork` is gone), and uvicorn installs its own while
   serving, then puts back the one it found and raises the signal again once it has shut down. So the first span
@@ -123,13 +126,21 @@ def _end_and_flush() -> None:
     flush_participants()
 
 
+_exiting = False
+"""The exit hooks have started their flush: a SIGTERM now must not end the process under them."""
+
+
 def _at_exit() -> None:
+    global _exiting
     await_sigterm_flush()
+    _exiting = True
     end_open_spans()
 
 
 def _child_exit() -> None:
+    global _exiting
     await_sigterm_flush()
+    _exiting = True
     _end_and_flush()
 
 
@@ -137,9 +148,10 @@ atexit.register(_at_exit)
 
 
 def _after_fork_in_child() -> None:
-    global _participants_lock, _sigterm_flush
+    global _participants_lock, _sigterm_flush, _dying
     _participants_lock = threading.Lock()
     _sigterm_flush = None  # the parent's
+    _dying = False
     _register_multiprocessing_finalizer()
 
 
@@ -206,10 +218,12 @@ def claim_sigterm() -> bool:
 
 _sigterm_flush: threading.Thread | None = None
 """The thread flushing after a SIGTERM, if one arrived."""
+_dying = False
+"""A SIGTERM with the default action arrived: the process ends once the flush is done."""
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    global _sigterm_flush
+    global _sigterm_flush, _dying
     _stop_watching()
     previous = _displaced[-1] if _displaced else signal.SIG_DFL
     # This handler may have interrupted code of ours that holds a lock the flush needs: the flush runs in a
@@ -224,8 +238,10 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
         previous(signum, frame)
         return
     # The default action: the process is about to die, so end open spans too, then die of SIGTERM as the
-    # process would have without us. A second SIGTERM meanwhile kills it at once.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # process would have without us. This handler stays: a repeated SIGTERM must not cut the (bounded) flush short.
+    if _dying:
+        return
+    _dying = True
     earlier = _sigterm_flush  # a flush started by an earlier SIGTERM, which the program's handler got too
     _sigterm_flush = _start(lambda: _flush_then_die(earlier))
 
@@ -242,6 +258,25 @@ def _flush_then_die(earlier: threading.Thread | None) -> None:
         run_bounded(_end_and_flush, deadline - time.monotonic(), 'logfire-sigterm-flush')
     if earlier is not None:  # it may be writing what it took from memory to disk: dying now would lose that
         earlier.join(max(0.0, deadline - time.monotonic()))
+    if _exiting:  # the exit hooks flush too, and the process ends when they are done: only bound them
+        time.sleep(max(0.0, deadline - time.monotonic()))
+    _die_of_sigterm()
+
+
+def _die_of_sigterm() -> None:
+    """End the process by SIGTERM's default action, from this thread, though our handler is still installed.
+
+    `signal.signal()` works only in the main thread, which may be anywhere now, so the C library resets the action.
+    """
+    try:
+        import ctypes
+
+        c_signal = ctypes.CDLL(None).signal
+        c_signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        c_signal.restype = ctypes.c_void_p
+        c_signal(signal.SIGTERM, None)  # SIG_DFL
+    except Exception:  # pragma: no cover - no ctypes, or no C library to call
+        os._exit(128 + signal.SIGTERM)  # what a shell reports for a process killed by SIGTERM
     os.kill(os.getpid(), signal.SIGTERM)
 
 
