@@ -1085,3 +1085,59 @@ def _set_many_on(
 def test_fast_set_attributes_leaves_the_span_as_the_sdk_does(limits: SpanLimits, batches: list[Any]) -> None:
     assert storage_works()
     assert _set_many_on(True, limits, batches) == _set_many_on(False, limits, batches)
+
+
+# ---- the current context -------------------------------------------------------------------------------
+
+
+def test_current_context_is_what_the_api_returns_in_threads_tasks_and_after_detach() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from opentelemetry import context as context_api
+
+    from logfire._internal.proxy import current_context
+
+    def both() -> tuple[Context, Context]:
+        return current_context(), context_api.get_current()
+
+    def same() -> None:
+        ours, api = both()
+        assert ours is api
+
+    same()
+    token = context_api.attach(context_api.set_value('k', 'v'))
+    try:
+        ours, _ = both()
+        assert ours.get('k') == 'v'
+        same()
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(same).result(timeout=10)
+
+        async def in_task() -> None:
+            same()
+            inner = context_api.attach(context_api.set_value('k', 'task'))
+            assert current_context().get('k') == 'task'
+            context_api.detach(inner)
+            same()
+
+        asyncio.run(in_task())
+        with logfire.suppress_instrumentation():
+            same()
+    finally:
+        context_api.detach(token)
+    assert current_context().get('k') is None
+    same()
+
+
+def test_another_runtime_context_is_asked_through_the_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry import context as context_api
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+    from logfire._internal import proxy
+
+    class Other(ContextVarsRuntimeContext):  # OTEL_PYTHON_CONTEXT may name any runtime
+        pass
+
+    assert proxy._current_context_getter() is not context_api.get_current  # pyright: ignore[reportPrivateUsage]
+    monkeypatch.setattr(context_api, '_RUNTIME_CONTEXT', Other())
+    assert proxy._current_context_getter() is context_api.get_current  # pyright: ignore[reportPrivateUsage]

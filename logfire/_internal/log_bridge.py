@@ -15,11 +15,9 @@ from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
-from opentelemetry import context as context_api
-
 from ..exceptions import MissingExtraError
 from .constants import LEVEL_NUMBERS
-from .proxy import SUPPRESS_INSTRUMENTATION_KEY
+from .proxy import SUPPRESS_INSTRUMENTATION_KEY, current_context
 from .stack_info import get_frame
 
 if TYPE_CHECKING:
@@ -89,7 +87,7 @@ class _Guard(threading.local):
 
 
 _guard: Final = _Guard()
-_get_current: Final = context_api.get_current
+_get_current: Final = current_context
 
 
 class LogBridge:

@@ -69,6 +69,7 @@ class Logfire(InstrumentMethods, DatabaseInstrumentMethods, MetricMethods):
         self._tags = tuple(tags)
         self._console_log = console_log
         self._tracer = self._state.tracer_provider.get_tracer('logfire', VERSION)
+        self._tracer_unchecked = self._tracer.unchecked()  # for the logging bridges, which checked already
         self._meter = self._state.meter_provider.get_meter('logfire', VERSION)
 
     @property
@@ -299,7 +300,7 @@ class Logfire(InstrumentMethods, DatabaseInstrumentMethods, MetricMethods):
                 timestamp = generator() if generator else time_ns()  # one instant: a log has zero duration
             notes = SPAN_NOTES
             span = start_noted(
-                self._tracer,
+                self._tracer if context is None else self._tracer_unchecked,
                 template,
                 context,
                 _INTERNAL,

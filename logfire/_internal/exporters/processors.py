@@ -10,11 +10,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor, SynchronousMultiSpanProcessor
-from opentelemetry.trace import Link, SpanKind, Status, Tracer
+from opentelemetry.trace import Link, SpanKind, Status
+from opentelemetry.trace import Span as ApiSpan
 from opentelemetry.util.types import AttributeValue
 
 from ..errors import handle_internal_errors, report_internal_error
@@ -60,8 +61,25 @@ the span's start scrub is skipped."""
 SPAN_NOTES: Final = _SpanNotes()
 
 
+class SpanStarter(Protocol):
+    """A tracer, or anything with its `start_span` (`proxy.UncheckedTracer`)."""
+
+    def start_span(
+        self,
+        name: str,
+        context: Context | None,
+        kind: SpanKind,
+        attributes: Any,
+        links: Sequence[Link] | None,
+        start_time: int | None,
+        record_exception: bool,
+        set_status_on_exception: bool,
+        /,
+    ) -> ApiSpan: ...
+
+
 def start_noted(
-    tracer: Tracer,
+    tracer: SpanStarter,
     name: str,
     context: Context | None,
     kind: SpanKind,
