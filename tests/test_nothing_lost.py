@@ -191,17 +191,17 @@ def test_sigterm_while_a_forked_worker_holds_the_batch_lock_loses_nothing(rx: OT
 def test_a_payload_whose_2xx_arrived_after_the_exit_deadline_is_not_sent_again(
     rx: OTLPReceiver, tmp_path: Path
 ) -> None:
-    rx.stall(3, times=1)  # answers 200, but only after the 1 s exit budget
+    rx.stall(1.5, times=1)  # answers 200, but only after the 0.3 s exit budget
     code = (
         'import atexit, time\n'
-        'atexit.register(time.sleep, 6)  # other exit work keeps the process alive until the 200 arrives\n'
+        'atexit.register(time.sleep, 2)  # other exit work keeps the process alive until the 200 arrives\n'
         + script("""
         for i in range(5):
             logfire.info('slow {i}', i=i)
-        time.sleep(1)  # the request is on the wire (quick start), waiting for its answer
+        time.sleep(0.3)  # the request is on the wire (quick start), waiting for its answer
     """)
     )
-    first = run_python(code, env=otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='1000'))
+    first = run_python(code, env=otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='300'))
     assert first.returncode == 0, first.stderr
     assert names(rx.spans()) == ['slow {i}'] * 5  # the collector did receive them, and said so in time
     assert queued_files(tmp_path) == [], first.stderr
@@ -219,17 +219,17 @@ def test_a_413_that_arrives_after_the_exit_deadline_leaves_the_payload_for_the_n
     rx: OTLPReceiver, tmp_path: Path
 ) -> None:
     rx.respond_with(413, times=1)
-    rx.stall(3, times=1)  # "too large", but only after the 1 s exit budget: the payload's disk copy must stay
+    rx.stall(1.5, times=1)  # "too large", but only after the 0.3 s exit budget: the payload's disk copy must stay
     code = (
         'import atexit, time\n'
-        'atexit.register(time.sleep, 6)  # other exit work keeps the process alive until the 413 arrives\n'
+        'atexit.register(time.sleep, 2)  # other exit work keeps the process alive until the 413 arrives\n'
         + script("""
         for i in range(5):
             logfire.info('slow {i}', i=i)
-        time.sleep(1)  # the request is on the wire (quick start), waiting for its answer
+        time.sleep(0.3)  # the request is on the wire (quick start), waiting for its answer
     """)
     )
-    first = run_python(code, env=otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='1000'))
+    first = run_python(code, env=otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='300'))
     assert first.returncode == 0, first.stderr
     assert rx.spans() == [] and [r.status for r in rx.requests] == [413]
     assert queued_files(tmp_path), first.stderr

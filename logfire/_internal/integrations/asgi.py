@@ -42,7 +42,7 @@ from ..http_spans import (
     TRUNCATED_KEY,
     cut,
 )
-from ..proxy import SUPPRESS_INSTRUMENTATION_KEY
+from ..proxy import SUPPRESS_INSTRUMENTATION_KEY, current_context
 from ..settings import env_str_list
 from ..span_storage import attributes_of
 from .asgi_routes import route_template, routes_owner
@@ -201,7 +201,7 @@ class LogfireASGIMiddleware:
         try:
             if scope['type'] not in ('http', 'websocket') or INSTRUMENTED_SCOPE_KEY in scope:
                 return 'pass'
-            if context_api.get_current().get(SUPPRESS_INSTRUMENTATION_KEY):
+            if current_context().get(SUPPRESS_INSTRUMENTATION_KEY):
                 return 'pass'
             # FastAPI (0.165+) starts no span of its own for a scope that has this key.
             scope.setdefault(FASTAPI_TELEMETRY_SCOPE_KEY, None)
