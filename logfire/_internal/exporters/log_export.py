@@ -28,17 +28,14 @@ from .batch_worker import BatchWorker
 from .diagnostics import ExportDiagnostics
 from .lifecycle import at_fork_in_child, register_participant
 from .otlp import build_delivery, destinations
-from .retry import Delivery
+from .retry import DeliveryExporter
 
 if TYPE_CHECKING:
     from ..config import LogfireConfig
 
 
-class QueueingLogExporter(LogRecordExporter):
+class QueueingLogExporter(DeliveryExporter, LogRecordExporter):
     """Serializes batches of log records and hands them to a `Delivery`; `export()` never waits for the network."""
-
-    def __init__(self, delivery: Delivery) -> None:
-        self.delivery = delivery
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         """Serialize `batch` and queue it for delivery."""
@@ -48,18 +45,6 @@ class QueueingLogExporter(LogRecordExporter):
                 self.delivery.submit_serialized(raw, items)
             return LogRecordExportResult.SUCCESS
         return LogRecordExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Wait until everything queued so far is delivered; False on a failure or after `timeout_millis`."""
-        return self.delivery.flush(timeout_millis)
-
-    def shutdown(self) -> None:
-        """Stop sending; what is still unsent moves to the disk queue for the next process."""
-        self.delivery.close()
-
-    def persist_pending(self) -> None:
-        """Move unsent payloads to the disk queue now."""
-        self.delivery.persist_pending()
 
 
 def _serialize(batch: Sequence[ReadableLogRecord], diagnostics: ExportDiagnostics) -> tuple[bytes, int]:

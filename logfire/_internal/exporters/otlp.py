@@ -30,7 +30,7 @@ from .diagnostics import ExportDiagnostics, warn
 from .disk_queue import DiskQueue, queue_directory
 from .payload import UNITS, Encoding, Signal
 from .queue_files import request_problem
-from .retry import Delivery, Transport
+from .retry import Delivery, DeliveryExporter, Transport
 from .span_encoder import serialize_spans
 
 if TYPE_CHECKING:
@@ -167,11 +167,8 @@ def queue_identity(endpoint: str, headers: Mapping[str, str]) -> str:
     return endpoint + ''.join(f'\n{k}: {v}' for k, v in kept)
 
 
-class QueueingSpanExporter(SpanExporter):
+class QueueingSpanExporter(DeliveryExporter, SpanExporter):
     """Serializes span batches and hands them to a `Delivery`; `export()` never waits for the network."""
-
-    def __init__(self, delivery: Delivery) -> None:
-        self.delivery = delivery
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Serialize `spans` and queue them for delivery."""
@@ -179,18 +176,6 @@ class QueueingSpanExporter(SpanExporter):
             self.delivery.submit_serialized(serialize_spans(spans), len(spans))
             return SpanExportResult.SUCCESS
         return SpanExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Wait until everything queued so far is delivered; False on a failure or after `timeout_millis`."""
-        return self.delivery.flush(timeout_millis)
-
-    def shutdown(self) -> None:
-        """Stop sending; what is still unsent moves to the disk queue for the next process."""
-        self.delivery.close()
-
-    def persist_pending(self) -> None:
-        """Move unsent payloads to the disk queue now."""
-        self.delivery.persist_pending()
 
 
 class QueueingMetricExporter(MetricExporter):

@@ -378,3 +378,22 @@ class Delivery:
 def _final(outcome: Outcome, split: bool) -> bool:
     """Whether a payload with this outcome is done with: a disk copy of it must not be sent (again)."""
     return outcome is not Outcome.RETRY and not (outcome is Outcome.TOO_LARGE and split)
+
+
+class DeliveryExporter:
+    """What a span or log exporter that queues for a `Delivery` does besides `export()`: flush, close, persist."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        self.delivery = delivery
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Wait until everything queued so far is delivered; False on a failure or after `timeout_millis`."""
+        return self.delivery.flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        """Stop sending; what is still unsent moves to the disk queue for the next process."""
+        self.delivery.close()
+
+    def persist_pending(self) -> None:
+        """Move unsent payloads to the disk queue now."""
+        self.delivery.persist_pending()
