@@ -64,6 +64,15 @@ def finish(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[str, str]:
         raise
 
 
+def deliver_what_was_kept(rx: OTLPReceiver, tmp_path: Path, first_run: int) -> list[ReceivedSpan]:
+    """Heal the collector and run a second process with the same `data_dir`: every span, the first run's included."""
+    rx.stall(0)
+    rx.respond_with(200)
+    second = run_python(script("logfire.info('second run')"), env=otel_env(rx, tmp_path))
+    assert second.returncode == 0, second.stderr
+    return rx.wait_for_spans(first_run + 1, timeout=30)
+
+
 # ---- SIGTERM ----------------------------------------------------------------------------------------
 
 
@@ -90,12 +99,7 @@ def test_sigterm_while_the_collector_fails_keeps_every_unconfirmed_payload_for_t
     assert queued_files(tmp_path), stderr
     assert rx.spans() == []  # nothing was confirmed by a 2xx
 
-    rx.stall(0)
-    rx.respond_with(200)
-    second = run_python(script("logfire.info('second run')"), env=otel_env(rx, tmp_path))
-    assert second.returncode == 0, second.stderr
-
-    spans = rx.wait_for_spans(31, timeout=30)
+    spans = deliver_what_was_kept(rx, tmp_path, 30)
     assert names(spans) == sorted(['first run {i}'] * 30 + ['second run']), stderr
     assert sorted(s.attributes['i'] for s in spans if 'i' in s.attributes) == list(range(30))
     assert queued_files(tmp_path) == []
@@ -121,11 +125,7 @@ def test_a_second_sigterm_a_moment_later_does_not_cut_the_flush_short(rx: OTLPRe
     assert first.returncode == -signal.SIGTERM, stderr
     assert queued_files(tmp_path), stderr
 
-    rx.stall(0)
-    rx.respond_with(200)
-    second = run_python(script("logfire.info('second run')"), env=otel_env(rx, tmp_path))
-    assert second.returncode == 0, second.stderr
-    spans = rx.wait_for_spans(11, timeout=30)
+    spans = deliver_what_was_kept(rx, tmp_path, 10)
     assert sorted(s.attributes['i'] for s in spans if 'i' in s.attributes) == list(range(10)), stderr
 
 
@@ -148,11 +148,7 @@ def test_a_sigterm_during_the_exit_flush_lets_it_finish(rx: OTLPReceiver, tmp_pa
     assert first.returncode in (0, -signal.SIGTERM), stderr
     assert queued_files(tmp_path), stderr
 
-    rx.stall(0)
-    rx.respond_with(200)
-    second = run_python(script("logfire.info('second run')"), env=otel_env(rx, tmp_path))
-    assert second.returncode == 0, second.stderr
-    spans = rx.wait_for_spans(11, timeout=30)
+    spans = deliver_what_was_kept(rx, tmp_path, 10)
     assert sorted(s.attributes['i'] for s in spans if 'i' in s.attributes) == list(range(10)), stderr
     rx.wait_until(lambda: any(m.name == 'orders' for m in rx.metrics()), 10, 'the metrics of the first run')
 
