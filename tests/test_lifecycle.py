@@ -125,3 +125,43 @@ print('still here', flush=True)
     assert child.proc.returncode == 0, stderr
     assert stdout.strip() == 'still here'
     assert [s.name for s in rx.spans()] == ['configured']
+
+
+@pytest.mark.parametrize(
+    'failure',
+    [
+        pytest.param('no thread', id='no thread can start for the flush: the process dies at once'),
+        pytest.param('no reset', id='the default action cannot be set back: the process still ends'),
+    ],
+)
+def test_sigterm_ends_the_process_even_when_the_flush_cannot_end_it_the_usual_way(
+    rx: OTLPReceiver, tmp_path: Path, failure: str
+) -> None:
+    sabotage = {
+        # An overloaded server being stopped may be out of threads.
+        'no thread': 'lifecycle._start = lambda work: (_ for _ in ()).throw(RuntimeError("cannot start new thread"))',
+        # Say a static build without dlopen: the flush thread cannot set the default action back from outside the
+        # main thread.
+        'no reset': 'lifecycle._reset_to_default = lambda: False',
+    }[failure]
+    child = Child(
+        script(f"""
+            from logfire._internal.exporters import lifecycle
+
+            logfire.info('before SIGTERM')
+            {sabotage}
+            print('ready', flush=True)
+            time.sleep(30)
+            print('still running after SIGTERM', flush=True)
+        """),
+        otel_env(rx, tmp_path),
+    )
+    child.wait_ready()
+    stdout, stderr = terminate(child)
+
+    assert 'still running' not in stdout
+    if failure == 'no thread':
+        assert child.proc.returncode == -signal.SIGTERM, stderr
+    else:
+        assert child.proc.returncode == 128 + signal.SIGTERM, stderr  # as a shell reports a death by SIGTERM
+        assert 'before SIGTERM' in [s.name for s in rx.wait_for_spans(1, timeout=5)]

@@ -148,10 +148,10 @@ atexit.register(_at_exit)
 
 
 def _after_fork_in_child() -> None:
-    global _participants_lock, _sigterm_flush, _dying
+    global _participants_lock, _sigterm_flush, _dying, _exiting
     _participants_lock = threading.Lock()
     _sigterm_flush = None  # the parent's
-    _dying = False
+    _dying = _exiting = False
     _register_multiprocessing_finalizer()
 
 
@@ -208,6 +208,7 @@ def claim_sigterm() -> bool:
         current = signal.getsignal(signal.SIGTERM)
         if current is _on_sigterm or current is signal.SIG_IGN or current is None:  # None: set outside Python
             return True
+        _prepare_reset()
         signal.signal(signal.SIGTERM, _on_sigterm)
     except (ValueError, OSError, AttributeError):  # pragma: no cover - no signals here
         return True
@@ -240,10 +241,16 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     # The default action: the process is about to die, so end open spans too, then die of SIGTERM as the
     # process would have without us. This handler stays: a repeated SIGTERM must not cut the (bounded) flush short.
     if _dying:
+        dying = _sigterm_flush
+        if dying is None or not dying.is_alive():  # its end did not end the process (a handler set meanwhile)
+            _die_from_main_thread()
         return
-    _dying = True
     earlier = _sigterm_flush  # a flush started by an earlier SIGTERM, which the program's handler got too
-    _sigterm_flush = _start(lambda: _flush_then_die(earlier))
+    try:
+        _sigterm_flush = _start(lambda: _flush_then_die(earlier))
+    except Exception:  # no thread to flush in (the system is out of them): die now, as without us
+        _die_from_main_thread()
+    _dying = True
 
 
 def _start(work: Callable[[], None]) -> threading.Thread:
@@ -254,29 +261,54 @@ def _start(work: Callable[[], None]) -> threading.Thread:
 
 def _flush_then_die(earlier: threading.Thread | None) -> None:
     deadline = time.monotonic() + _budget_millis / 1000 + 0.5
-    with handle_internal_errors('flush on SIGTERM'):
-        run_bounded(_end_and_flush, deadline - time.monotonic(), 'logfire-sigterm-flush')
-    if earlier is not None:  # it may be writing what it took from memory to disk: dying now would lose that
-        earlier.join(max(0.0, deadline - time.monotonic()))
-    if _exiting:  # the exit hooks flush too, and the process ends when they are done: only bound them
+    if not _exiting:
+        with handle_internal_errors('flush on SIGTERM'):
+            run_bounded(_end_and_flush, deadline - time.monotonic(), 'logfire-sigterm-flush')
+        if earlier is not None:  # it may be writing what it took from memory to disk: dying now would lose that
+            earlier.join(max(0.0, deadline - time.monotonic()))
+    if _exiting:
+        # The exit hooks flush (and export the metrics one last time), and the process ends with its own status when
+        # they are done: only bound them.
         time.sleep(max(0.0, deadline - time.monotonic()))
-    _die_of_sigterm()
+    _die_from_this_thread()
 
 
-def _die_of_sigterm() -> None:
-    """End the process by SIGTERM's default action, from this thread, though our handler is still installed.
+_reset_to_default: Callable[[], bool] | None = None
+"""Sets SIGTERM's action back to the default from any thread (through the C library); True if it did."""
 
-    `signal.signal()` works only in the main thread, which may be anywhere now, so the C library resets the action.
-    """
+
+def _prepare_reset() -> None:
+    """Find the C library's `signal()` now, while nothing is dying: `signal.signal()` is for the main thread only."""
+    global _reset_to_default
+    if _reset_to_default is not None:
+        return
     try:
         import ctypes
 
         c_signal = ctypes.CDLL(None).signal
         c_signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
         c_signal.restype = ctypes.c_void_p
-        c_signal(signal.SIGTERM, None)  # SIG_DFL
-    except Exception:  # pragma: no cover - no ctypes, or no C library to call
-        os._exit(128 + signal.SIGTERM)  # what a shell reports for a process killed by SIGTERM
+        failed = ctypes.c_void_p(-1).value  # SIG_ERR
+    except Exception:  # pragma: no cover - no ctypes, no dlopen (a static build), or Windows
+        return
+
+    def reset() -> bool:
+        return c_signal(signal.SIGTERM, None) != failed  # None: SIG_DFL
+
+    _reset_to_default = reset
+
+
+def _die_from_this_thread() -> None:
+    """End the process by SIGTERM's default action, from the flush thread, though our handler is still installed."""
+    reset = _reset_to_default
+    if reset is not None and reset():
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered at once, unless the program set a handler again meanwhile
+        time.sleep(1.0)
+    os._exit(128 + signal.SIGTERM)  # what a shell reports for a process killed by SIGTERM
+
+
+def _die_from_main_thread() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
 
 
