@@ -16,6 +16,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.util.http import ExcludeList
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -226,6 +227,25 @@ def test_an_excluded_request_still_reads_its_body(capfire: CaptureLogfire) -> No
     app = logfire.instrument_asgi(echo_path, excluded_urls='/hook')
     assert request_through(app, '/hook', method='POST', body=b'payload') == b'/hook payload'
     assert capfire.exporter.exported_spans == []
+
+
+class FailingExcludeList(ExcludeList):
+    """A user's own exclusion rule that fails on some URL."""
+
+    def url_disabled(self, url: str) -> bool:
+        raise ValueError(f'cannot decide {url}')
+
+
+def test_an_exclusion_rule_that_fails_leaves_the_request_instrumented_and_is_reported(
+    capfire: CaptureLogfire, internal_errors: InternalErrors
+) -> None:
+    [response] = get(logfire.instrument_asgi(hello, excluded_urls=FailingExcludeList([])), '/')
+    assert response.text == 'hello'
+    assert names(capfire) == ['GET']
+    assert internal_errors() == [
+        'Internal error in logfire (ASGI request filter); telemetry may be incomplete: '
+        "ValueError('cannot decide http://testserver/')"
+    ]
 
 
 # ---- errors ----------------------------------------------------------------------------------------------
