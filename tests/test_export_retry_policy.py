@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from logfire._internal.exporters import retry
 from logfire._internal.exporters.diagnostics import ExportDiagnostics
 from logfire._internal.exporters.disk_queue import DiskQueue, queue_directory
-from logfire._internal.exporters.payload import Payload
+from logfire._internal.exporters.payload import Payload, decompress
 from logfire._internal.exporters.retry import Delivery, Outcome, SendResult
 
-from .test_export_queue import request_with
+from .test_export_queue import request_with, span_names
 
 DESTINATION = 'http://127.0.0.1:9/v1/traces'
 
@@ -120,3 +122,90 @@ def test_the_disk_copy_of_the_payload_in_flight_is_kept_only_while_it_may_still_
     transport.wait_for_send(1)  # the next payload is in flight: the first one's answer has been handled
     assert transport.sent[-1].items == 1 and transport.sent[-1].path is None
     assert disk.waiting_items() == (spans if copy_kept else 0)
+
+
+# ---- what cannot be kept is counted, by reason ----------------------------------------------------------
+
+
+def reporting_delivery(
+    disk: DiskQueue | None, messages: list[str], **kwargs: int
+) -> tuple[Delivery, ScriptedTransport]:
+    transport = ScriptedTransport()
+    every_problem = ExportDiagnostics(DESTINATION, 'spans', interval=0, emit=messages.append)
+    return Delivery('traces', transport, disk=disk, request_timeout=1, diagnostics=every_problem, **kwargs), transport
+
+
+def test_without_a_disk_queue_payloads_beyond_the_memory_budget_are_dropped_and_counted() -> None:
+    messages: list[str] = []
+    delivery, transport = reporting_delivery(None, messages, memory_max_bytes=1)
+    delivery.submit(Payload(request_with(('api', 1)), '', 1))
+    transport.wait_for_send(1)  # in flight: no longer in memory
+    delivery.submit(Payload(request_with(('api', 2)), '', 2))  # one payload is always kept in memory
+    delivery.submit(Payload(request_with(('api', 3)), '', 3))  # over the budget: the oldest waiting one goes
+    transport.answers.put(SendResult(Outcome.SENT))
+    transport.answers.put(SendResult(Outcome.SENT))
+    delivery.close(5000)
+    assert messages == [f'Problem exporting spans to {DESTINATION} (2 spans dropped (retry queue full)).']
+    assert [payload.items for payload in transport.sent] == [1, 3]
+
+
+def test_a_disk_queue_that_cannot_be_written_or_is_full_drops_and_says_why(tmp_path: Path) -> None:
+    (tmp_path / 'a-file').write_text('not a directory')
+    messages: list[str] = []
+    unwritable = DiskQueue(tmp_path / 'a-file' / 'queue', max_bytes=10_000_000)
+    delivery, _ = reporting_delivery(unwritable, messages)
+    delivery.persist_pending()  # nothing pending: nothing to report
+    delivery.close()
+    delivery.submit(Payload(request_with(('api', 4)), '', 4))  # after close: straight to the disk queue
+    [message] = messages
+    assert message.startswith(f'Problem exporting spans to {DESTINATION}: {tmp_path / "a-file"} is not a directory')
+    assert message.endswith('(4 spans dropped (retry queue not writable)).')
+
+    messages.clear()
+    tiny = DiskQueue(queue_directory(tmp_path, 'traces', DESTINATION), max_bytes=10)
+    delivery, _ = reporting_delivery(tiny, messages)
+    delivery.close()
+    delivery.submit(Payload(request_with(('api', 5)), '', 5))
+    assert messages == [f'Problem exporting spans to {DESTINATION} (5 spans dropped (retry queue full)).']
+
+
+def test_an_item_larger_than_a_request_may_be_is_dropped_and_the_rest_sent_compressed() -> None:
+    messages: list[str] = []
+    delivery, transport = reporting_delivery(None, messages)
+    transport.encoding = 'gzip'
+    huge = ExportTraceServiceRequest.FromString(request_with(('api', 2)))
+    huge.resource_spans[0].scope_spans[0].spans[1].name = 'x' * (6 * 1024 * 1024)
+    delivery.submit_serialized(huge.SerializeToString(), 2)
+    transport.wait_for_send(1)
+    [payload] = transport.sent
+    assert (payload.items, payload.encoding) == (1, 'gzip')
+    assert span_names(decompress(payload.body, 'gzip')) == [('api', 'api-scope', 'api 0')]
+    transport.answers.put(SendResult(Outcome.SENT))
+    delivery.close(5000)
+    assert messages == [
+        f'Problem exporting spans to {DESTINATION}: an item is larger than the 5 MB request limit '
+        '(1 spans dropped (too large)).'
+    ]
+
+
+def test_halves_of_a_payload_split_after_close_are_kept_on_disk(tmp_path: Path) -> None:
+    disk = DiskQueue(queue_directory(tmp_path, 'traces', DESTINATION), max_bytes=10_000_000)
+    disk.store(Payload(request_with(('api', 2)), '', 2))  # left by an earlier run: sent first
+    delivery, transport = reporting_delivery(disk, [])
+    transport.wait_for_send(1)
+    delivery.close()  # exit while that request is in flight
+    transport.answers.put(SendResult(Outcome.TOO_LARGE, 'HTTP 413'))
+    deadline = time.monotonic() + 10
+    while sorted(payload.items for payload in _files(disk)) != [1, 1]:
+        assert time.monotonic() < deadline, f'on disk: {_files(disk)}'
+        time.sleep(0.01)
+
+
+def _files(disk: DiskQueue) -> list[Payload]:
+    """Every payload waiting in the disk queue (claimed for reading, then released)."""
+    claimed: list[Payload] = []
+    while (payload := disk.claim_oldest()) is not None:
+        claimed.append(payload)
+    for payload in claimed:
+        disk.release(payload)
+    return claimed
