@@ -209,3 +209,19 @@ def _files(disk: DiskQueue) -> list[Payload]:
     for payload in claimed:
         disk.release(payload)
     return claimed
+
+
+def test_the_memory_budget_keeps_the_newest_payloads_that_fit_and_drops_the_oldest() -> None:
+    messages: list[str] = []
+    delivery, transport = reporting_delivery(None, messages, memory_max_bytes=200)
+    delivery.submit(Payload(b'1' * 100, '', 1))
+    transport.wait_for_send(1)  # in flight: outside the budget
+    for items in (2, 3, 4, 5):
+        delivery.submit(Payload(str(items).encode() * 100, '', items))  # 100 bytes each: two fit
+    for _ in range(3):
+        transport.answers.put(SendResult(Outcome.SENT))
+    delivery.close(5000)
+    assert [payload.items for payload in transport.sent] == [1, 4, 5]
+    first, second = messages
+    assert first == f'Problem exporting spans to {DESTINATION} (2 spans dropped (retry queue full)).'
+    assert second.startswith(f'Problem exporting spans to {DESTINATION} (3 spans dropped (retry queue full)')
