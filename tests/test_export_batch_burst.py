@@ -96,3 +96,29 @@ def test_a_span_that_started_before_the_processor_was_added_is_exported_when_it_
     provider.add_span_processor(processor)
     span.end()
     assert flushed_batches(provider, exporter, processor) == [['started earlier']]
+
+
+def test_spans_still_queued_when_the_exit_spill_time_runs_out_are_counted_as_dropped() -> None:
+    exporter, messages = HeldExporter(), list[str]()
+    diagnostics = ExportDiagnostics('http://127.0.0.1:9/v1/traces', 'spans', interval=0, emit=messages.append)
+    processor = BatchExportSpanProcessor(
+        exporter,
+        schedule_delay_millis=60_000,
+        max_queue_size=2,
+        shutdown_timeout_millis=400,  # the worker gets a quarter of it to encode what is left
+        diagnostics=diagnostics,
+    )
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer('exit')
+    try:
+        tracer.start_span('first').end()
+        assert exporter.first_export.wait(10)  # the exporter hangs on 'first'
+        for i in range(3):
+            tracer.start_span(f'late {i}').end()  # two in the queue, one in the overflow
+        processor.shutdown()
+    finally:
+        exporter.release.set()
+    assert messages == [
+        'Problem exporting spans to http://127.0.0.1:9/v1/traces (3 spans dropped (not encoded before exit)).'
+    ]
