@@ -32,14 +32,17 @@ class ScriptedTransport:
     encoding: retry.Encoding = ''
 
     def __init__(self) -> None:
-        self.answers: queue.Queue[SendResult] = queue.Queue()
+        self.answers: queue.Queue[SendResult | Exception] = queue.Queue()
         self.sent: list[Payload] = []
         self.sending = threading.Semaphore(0)
 
     def send(self, payload: Payload, timeout: float) -> SendResult:
         self.sent.append(payload)
         self.sending.release()
-        return self.answers.get(timeout=10)
+        answer = self.answers.get(timeout=10)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     def wait_for_send(self, count: int) -> None:
         """Block until the transport has been asked to send `count` more payloads."""
@@ -225,3 +228,18 @@ def test_the_memory_budget_keeps_the_newest_payloads_that_fit_and_drops_the_olde
     first, second = messages
     assert first == f'Problem exporting spans to {DESTINATION} (2 spans dropped (retry queue full)).'
     assert second.startswith(f'Problem exporting spans to {DESTINATION} (3 spans dropped (retry queue full)')
+
+
+def test_a_transport_that_raises_costs_a_retry_not_the_payload() -> None:
+    messages: list[str] = []
+    delivery, transport = reporting_delivery(None, messages)
+    transport.answers.put(RuntimeError('connection pool broke'))
+    transport.answers.put(SendResult(Outcome.SENT))
+    delivery.submit(Payload(b'payload', '', 3))
+    # A flush gives up at the first failure, so it may take two (whether the failure came before the first or not).
+    assert delivery.flush(5000) or delivery.flush(5000)
+    assert [payload.body for payload in transport.sent] == [b'payload', b'payload']
+    assert messages == [
+        f'Problem exporting spans to {DESTINATION}: RuntimeError: connection pool broke (3 spans queued for retry).'
+    ]
+    delivery.close()
