@@ -645,18 +645,25 @@ SEMCONV = textwrap.dedent(
         await send({'type': 'http.response.start', 'status': 404, 'headers': []})
         await send({'type': 'http.response.body', 'body': b''})
 
+    async def boom(scope, receive, send):
+        raise ValueError('boom')
+
     async def hit():
         transport = httpx.ASGITransport(logfire.instrument_asgi(raw))
         async with httpx.AsyncClient(transport=transport, base_url='http://t') as client:
             await client.get('/p?q=1')
+        transport = httpx.ASGITransport(logfire.instrument_asgi(boom), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url='http://t') as client:
+            await client.get('/boom')
 
     asyncio.run(hit())
-    [span] = exporter.exported_spans
+    span, failed = exporter.exported_spans
     data = reader.get_metrics_data()
     metrics = sorted(m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics)
     keys = ['logfire.msg', 'logfire.level_num', 'http.method', 'http.request.method', 'http.target', 'url.path',
             'url.query', 'http.status_code', 'http.response.status_code']
-    print(json.dumps({'attributes': {k: span.attributes.get(k) for k in keys}, 'metrics': metrics}))
+    status = {k: v for k, v in failed.attributes.items() if k.endswith('status_code')}
+    print(json.dumps({'attributes': {k: span.attributes.get(k) for k in keys}, 'metrics': metrics, 'failed': status}))
     """
 )
 
@@ -671,6 +678,9 @@ def test_semconv_stability_opt_in_is_honoured_by_message_level_and_metrics(opt_i
     old = {'http.method': 'GET', 'http.target': '/p', 'http.status_code': 404}
     new = {'http.request.method': 'GET', 'url.path': '/p', 'url.query': 'q=1', 'http.response.status_code': 404}
     assert attributes == {'': old, 'http': new, 'http/dup': old | new}[opt_in]
+    # An app that raised before responding: status code 500 under the same conventions.
+    old_status, new_status = {'http.status_code': 500}, {'http.response.status_code': 500}
+    assert output['failed'] == {'': old_status, 'http': new_status, 'http/dup': old_status | new_status}[opt_in]
     old_metric, new_metric = 'http.server.duration', 'http.server.request.duration'
     assert (old_metric in output['metrics'], new_metric in output['metrics']) == {
         '': (True, False),
