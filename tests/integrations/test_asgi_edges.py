@@ -190,15 +190,34 @@ class HeaderMount(Mount):
         return super().matches(scope)
 
 
-def test_a_mount_that_fails_on_the_route_lookup_costs_the_name_only_and_is_reported(
+def test_a_mount_that_routes_on_a_header_names_the_span_from_its_template(
     capfire: CaptureLogfire, internal_errors: InternalErrors
 ) -> None:
     app = logfire.instrument_asgi(Starlette(routes=[HeaderMount('/t', app=hello)]))
     [response] = get(app, '/t/x', headers={'X-Tenant': 'acme'})
     assert response.text == 'hello'
+    assert names(capfire) == ['GET /t/{path}']  # a bare app under a mount: the mount's template
+    assert internal_errors() == []
+
+
+class BrokenMount(Mount):
+    """A mount whose matching fails when the route lookup asks it again."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if 'app' not in scope:  # the lookup's probe: Starlette put the app in the request's own scope
+            raise KeyError('tenant')
+        return super().matches(scope)
+
+
+def test_a_mount_that_fails_on_the_route_lookup_costs_the_name_only_and_is_reported(
+    capfire: CaptureLogfire, internal_errors: InternalErrors
+) -> None:
+    app = logfire.instrument_asgi(Starlette(routes=[BrokenMount('/t', app=hello)]))
+    [response] = get(app, '/t/x')
+    assert response.text == 'hello'
     assert names(capfire) == ['GET']
     assert internal_errors() == [
-        "Internal error in logfire (ASGI span name); telemetry may be incomplete: KeyError('headers')"
+        "Internal error in logfire (ASGI span name); telemetry may be incomplete: KeyError('tenant')"
     ]
 
 

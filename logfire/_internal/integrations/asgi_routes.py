@@ -64,6 +64,9 @@ def leaf_template(scope: Mapping[str, Any], route: object) -> str | None:
     return path_format if isinstance(path_format, str) and path_format else None
 
 
+_REQUEST_KEYS: Final = ('headers', 'scheme', 'server', 'client', 'query_string', 'http_version')
+
+
 def _mounts(scope: Mapping[str, Any], owner: object | None, base_root_path: str, root_path: str) -> list[object] | None:
     """The mounts the request passed through, outermost first; None if they do not account for `root_path`."""
     routes = getattr(owner, 'routes', None)
@@ -73,6 +76,9 @@ def _mounts(scope: Mapping[str, Any], owner: object | None, base_root_path: str,
         'root_path': base_root_path,
         'method': scope.get('method', 'GET'),
     }
+    for key in _REQUEST_KEYS:  # for mounts that route on more than the path (a header, the host)
+        if key in scope:
+            probe[key] = scope[key]
     mounts: list[object] = []
     for _ in range(_MAX_DEPTH):
         if probe['root_path'] == root_path:
