@@ -21,11 +21,11 @@ from collections import deque
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
+from typing_extensions import Unpack
 
 from ..errors import handle_internal_errors
-from .batch_worker import BatchWorker
-from .diagnostics import ExportDiagnostics
-from .lifecycle import at_fork_in_child, claim_sigterm, register_participant
+from .batch_worker import BatchSettings, BatchWorker
+from .lifecycle import claim_sigterm, register_participant
 from .processors import leaves_span_unchanged, reads_no_attributes
 
 QUICK_START_SPANS = 10
@@ -45,24 +45,11 @@ class BatchExportSpanProcessor(BatchWorker, SpanProcessor):
         self,
         exporter: SpanExporter,
         *,
-        schedule_delay_millis: int = 500,
-        max_queue_size: int = 2048,
-        max_export_batch_size: int = 512,
-        shutdown_timeout_millis: int = 3000,
         max_overflow_spans: int = MAX_OVERFLOW_SPANS,
-        diagnostics: ExportDiagnostics | None = None,
+        **settings: Unpack[BatchSettings],
     ) -> None:
-        super().__init__(
-            exporter,
-            schedule_delay_millis=schedule_delay_millis,
-            max_queue_size=max_queue_size,
-            max_export_batch_size=max_export_batch_size,
-            shutdown_timeout_millis=shutdown_timeout_millis,
-            diagnostics=diagnostics,
-        )
         self.max_overflow_spans = max_overflow_spans
-        self._reset_state()
-        at_fork_in_child(self, BatchExportSpanProcessor._reset_after_fork)
+        super().__init__(exporter, **settings)
         register_participant(self)
 
     def _reset_state(self) -> None:
@@ -75,9 +62,6 @@ class BatchExportSpanProcessor(BatchWorker, SpanProcessor):
         # Until a span ends in the main thread: then make sure SIGTERM still flushes (a server, or the code that
         # forked this process, may have set its own handler since configure()).
         self._claim_sigterm = True
-
-    def _reset_after_fork(self) -> None:
-        self._reset_state()  # the parent exports what it had queued, and ends its own open spans
 
     # ---- SpanProcessor -------------------------------------------------------------------------------
 

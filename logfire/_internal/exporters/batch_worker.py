@@ -11,14 +11,31 @@ import threading
 import time
 from typing import Any, ClassVar
 
+from typing_extensions import TypedDict
+
 from .diagnostics import ExportDiagnostics, suppressed
+from .lifecycle import at_fork_in_child
 
 EXIT_SPILL_MILLIS = 500
 """At most this long (and a quarter of the shutdown timeout) `shutdown()` lets the worker encode what is left."""
 
 
+class BatchSettings(TypedDict, total=False):
+    """A batch processor's settings, each with `BatchWorker`'s default when left out."""
+
+    schedule_delay_millis: int
+    max_queue_size: int
+    max_export_batch_size: int
+    shutdown_timeout_millis: int
+    diagnostics: ExportDiagnostics | None
+
+
 class BatchWorker:
-    """The worker thread, flush and shutdown of a batch processor; subclasses own the queue and the export."""
+    """The worker thread, flush and shutdown of a batch processor; subclasses own the queue and the export.
+
+    A subclass's `_reset_state()` makes its queue (and calls `_reset_worker()`): at construction and in a forked
+    child, where the parent exports what it had queued.
+    """
 
     thread_name: ClassVar[str]
     drop_reason: ClassVar[str]
@@ -28,11 +45,11 @@ class BatchWorker:
         self,
         exporter: Any,
         *,
-        schedule_delay_millis: int,
-        max_queue_size: int,
-        max_export_batch_size: int,
-        shutdown_timeout_millis: int,
-        diagnostics: ExportDiagnostics | None,
+        schedule_delay_millis: int = 500,
+        max_queue_size: int = 2048,
+        max_export_batch_size: int = 512,
+        shutdown_timeout_millis: int = 3000,
+        diagnostics: ExportDiagnostics | None = None,
     ) -> None:
         self.exporter = exporter
         self.schedule_delay_millis = schedule_delay_millis
@@ -42,6 +59,8 @@ class BatchWorker:
         self.exit_spill_millis = min(EXIT_SPILL_MILLIS, shutdown_timeout_millis // 4)
         self.diagnostics = diagnostics
         self._shutdown = False
+        self._reset_state()
+        at_fork_in_child(self, _reset_in_child)
 
     def _reset_worker(self) -> None:
         """A new lock, no thread, no flush asked for: at construction and in a forked child."""
@@ -56,6 +75,10 @@ class BatchWorker:
         self._stop_at: float | None = None  # at shutdown: when the worker stops encoding
 
     # ---- what subclasses provide ---------------------------------------------------------------------
+
+    def _reset_state(self) -> None:
+        """Make the queue, and call `_reset_worker()`."""
+        raise NotImplementedError
 
     def _export_queued(self) -> None:
         """Hand everything queued to the exporter in batches, until the queue is empty or `_stop_at` has passed."""
@@ -154,3 +177,7 @@ class BatchWorker:
         dropped, self._dropped = self._dropped, 0
         if dropped and self.diagnostics is not None:
             self.diagnostics.dropped(dropped, self.drop_reason)
+
+
+def _reset_in_child(worker: BatchWorker) -> None:
+    worker._reset_state()  # pyright: ignore[reportPrivateUsage]  # the subclass's

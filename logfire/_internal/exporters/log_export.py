@@ -22,11 +22,12 @@ from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.resources import Resource
+from typing_extensions import Unpack
 
 from ..errors import handle_internal_errors
-from .batch_worker import BatchWorker
+from .batch_worker import BatchSettings, BatchWorker
 from .diagnostics import ExportDiagnostics
-from .lifecycle import at_fork_in_child, register_participant
+from .lifecycle import register_participant
 from .otlp import build_delivery, destinations
 from .retry import DeliveryExporter
 
@@ -83,26 +84,8 @@ class BatchLogExportProcessor(BatchWorker, LogRecordProcessor):
     thread_name = 'logfire-batch-logs'
     drop_reason = 'log record queue full'
 
-    def __init__(
-        self,
-        exporter: LogRecordExporter,
-        *,
-        schedule_delay_millis: int = 500,
-        max_queue_size: int = 2048,
-        max_export_batch_size: int = 512,
-        shutdown_timeout_millis: int = 3000,
-        diagnostics: ExportDiagnostics | None = None,
-    ) -> None:
-        super().__init__(
-            exporter,
-            schedule_delay_millis=schedule_delay_millis,
-            max_queue_size=max_queue_size,
-            max_export_batch_size=max_export_batch_size,
-            shutdown_timeout_millis=shutdown_timeout_millis,
-            diagnostics=diagnostics,
-        )
-        self._reset_state()
-        at_fork_in_child(self, BatchLogExportProcessor._reset_state)  # the parent exports what it had queued
+    def __init__(self, exporter: LogRecordExporter, **settings: Unpack[BatchSettings]) -> None:
+        super().__init__(exporter, **settings)
 
     def _reset_state(self) -> None:
         self._reset_worker()
