@@ -184,20 +184,25 @@ def test_sigterm_while_a_forked_worker_holds_the_batch_lock_loses_nothing(rx: OT
 # ---- a slow collector at exit -----------------------------------------------------------------------
 
 
-def test_a_payload_whose_2xx_arrived_after_the_exit_deadline_is_not_sent_again(
-    rx: OTLPReceiver, tmp_path: Path
-) -> None:
-    rx.stall(1.5, times=1)  # answers 200, but only after the 0.3 s exit budget
+def run_past_the_exit_deadline(rx: OTLPReceiver, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Five logs, whose request is on the wire when the 0.3 s exit budget runs out; the process lives on 2 s more."""
     code = (
         'import atexit, time\n'
-        'atexit.register(time.sleep, 2)  # other exit work keeps the process alive until the 200 arrives\n'
+        'atexit.register(time.sleep, 2)  # other exit work keeps the process alive until the answer arrives\n'
         + script("""
         for i in range(5):
             logfire.info('slow {i}', i=i)
         time.sleep(0.3)  # the request is on the wire (quick start), waiting for its answer
     """)
     )
-    first = run_python(code, env=otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='300'))
+    return run_python(code, env=otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='300'))
+
+
+def test_a_payload_whose_2xx_arrived_after_the_exit_deadline_is_not_sent_again(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    rx.stall(1.5, times=1)  # answers 200, but only after the 0.3 s exit budget
+    first = run_past_the_exit_deadline(rx, tmp_path)
     assert first.returncode == 0, first.stderr
     assert names(rx.spans()) == ['slow {i}'] * 5  # the collector did receive them, and said so in time
     assert queued_files(tmp_path) == [], first.stderr
@@ -216,16 +221,7 @@ def test_a_413_that_arrives_after_the_exit_deadline_leaves_the_payload_for_the_n
 ) -> None:
     rx.respond_with(413, times=1)
     rx.stall(1.5, times=1)  # "too large", but only after the 0.3 s exit budget: the payload's disk copy must stay
-    code = (
-        'import atexit, time\n'
-        'atexit.register(time.sleep, 2)  # other exit work keeps the process alive until the 413 arrives\n'
-        + script("""
-        for i in range(5):
-            logfire.info('slow {i}', i=i)
-        time.sleep(0.3)  # the request is on the wire (quick start), waiting for its answer
-    """)
-    )
-    first = run_python(code, env=otel_env(rx, tmp_path, LOGFIRE_SHUTDOWN_TIMEOUT_MILLIS='300'))
+    first = run_past_the_exit_deadline(rx, tmp_path)
     assert first.returncode == 0, first.stderr
     assert rx.spans() == [] and [r.status for r in rx.requests] == [413]
     assert queued_files(tmp_path), first.stderr
