@@ -87,7 +87,6 @@ class _Guard(threading.local):
 
 
 _guard: Final = _Guard()
-_get_current: Final = current_context
 
 
 class LogBridge:
@@ -115,7 +114,7 @@ class LogBridge:
             head = logger_name.partition('.')[0]
             if head in EXCLUDED_LOGGERS:
                 return None
-        context = _get_current()
+        context = current_context()
         return None if context.get(SUPPRESS_INSTRUMENTATION_KEY) else context
 
     @property

@@ -51,7 +51,6 @@ def _current_context_getter() -> Callable[[], context_api.Context]:
 
 current_context: Callable[[], context_api.Context] = _current_context_getter()
 """The current OpenTelemetry context, as `opentelemetry.context.get_current()` returns it."""
-_get_current = current_context
 WrapMeasure = Callable[[str, Any], Any]
 """Given a counter's or histogram's name and measurement method, the method to bind (see `Pipeline.wrap_measure`)."""
 _F = TypeVar('_F', bound=Callable[..., Any])
@@ -149,7 +148,7 @@ class ProxyTracer(trace.Tracer):
         set_status_on_exception: bool = True,
     ) -> trace.Span:
         """Start a span in the current pipeline; a non-recording one inside `suppress_instrumentation()`."""
-        if _get_current().get(SUPPRESS_INSTRUMENTATION_KEY):
+        if current_context().get(SUPPRESS_INSTRUMENTATION_KEY):
             return trace.INVALID_SPAN
         return self._start_span(
             name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
@@ -252,7 +251,7 @@ class CurrentSpan:
     def __enter__(self) -> trace.Span:
         if self._manager is not None:
             raise RuntimeError('this start_as_current_span() block is already running; call it again for a new span')
-        if _get_current().get(SUPPRESS_INSTRUMENTATION_KEY):
+        if current_context().get(SUPPRESS_INSTRUMENTATION_KEY):
             return trace.INVALID_SPAN
         name, context, kind, attributes, links, start_time, record_exception, set_status, end_on_exit = self._args
         # What the SDK's `start_as_current_span` does, with the span started by `ProxyTracer.start_span`.

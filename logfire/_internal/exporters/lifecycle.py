@@ -266,7 +266,7 @@ def _flush_then_die(earlier: threading.Thread | None) -> None:
             run_bounded(_end_and_flush, deadline - time.monotonic(), 'logfire-sigterm-flush')
         if earlier is not None:  # it may be writing what it took from memory to disk: dying now would lose that
             earlier.join(max(0.0, deadline - time.monotonic()))
-    if _exiting:
+    else:
         # The exit hooks flush (and export the metrics one last time), and the process ends with its own status when
         # they are done: only bound them.
         time.sleep(max(0.0, deadline - time.monotonic()))
