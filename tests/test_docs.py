@@ -10,6 +10,7 @@ import doctest
 import importlib
 import importlib.util
 import inspect
+import logging
 import re
 import sys
 from collections.abc import Iterator
@@ -52,8 +53,11 @@ def _example_id(example: CodeExample) -> str:
 
 @pytest.fixture
 def undo_process_wide_patches() -> Iterator[None]:
-    """Examples may instrument every httpx client or requests session, or configure() thread pools: undo that."""
+    """Examples may instrument every httpx client or requests session, configure() thread pools or turn off the
+    `logging` module's record fields: undo that."""
+    logging_switches = logging.logProcesses, logging.logThreads, logging.logMultiprocessing
     yield
+    logging.logProcesses, logging.logThreads, logging.logMultiprocessing = logging_switches
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor  # pyright: ignore[reportMissingTypeStubs]
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
