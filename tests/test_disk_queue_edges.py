@@ -5,9 +5,11 @@ Each was a small bug that the rest of the suite let through (found by `make muta
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
+import shutil
 import textwrap
 import time
 from pathlib import Path
@@ -19,12 +21,12 @@ from logfire._internal.exporters import disk_queue, retry
 from logfire._internal.exporters.diagnostics import ExportDiagnostics
 from logfire._internal.exporters.disk_queue import DiskQueue, queue_directory
 from logfire._internal.exporters.payload import Payload
-from logfire._internal.exporters.queue_files import MAX_FILE_BYTES
+from logfire._internal.exporters.queue_files import MAX_FILE_BYTES, request_problem
 from logfire._internal.exporters.retry import Outcome, SendResult
 
 from .conftest import otel_env, run_python, script
 from .otlp_receiver import OTLPReceiver
-from .test_export_queue import request_with
+from .test_export_queue import request_with, span_names
 from .test_export_retry_policy import DESTINATION, ScriptedTransport
 
 pytestmark = pytest.mark.skipif(os.name != 'posix', reason='file modes, symlinks and signals as POSIX has them')
@@ -106,7 +108,7 @@ from pathlib import Path
 from logfire._internal.exporters.diagnostics import ExportDiagnostics
 from logfire._internal.exporters.disk_queue import DiskQueue, queue_directory
 from logfire._internal.exporters.payload import Payload
-from logfire._internal.exporters.queue_files import MAX_FILE_BYTES
+from logfire._internal.exporters.queue_files import MAX_FILE_BYTES, request_problem
 
 if os.getuid() == 0:
     os.setuid(65534)  # nobody: pid 1 is alive, and not ours to signal
@@ -134,6 +136,8 @@ def test_a_queue_that_cannot_be_made_private_warns_once_and_says_why_payloads_ar
     queue.directory.parent.mkdir(parents=True)
     (tmp_path / 'elsewhere').mkdir()
     queue.directory.symlink_to(tmp_path / 'elsewhere')  # another user could point the queue anywhere
+    planted = tmp_path / 'elsewhere' / f'{1:020d}-1-1-1.raw.otlp'
+    planted.write_bytes(b'planted')
 
     problems: list[str] = []
     with caplog.at_level(logging.WARNING, logger='logfire'):
@@ -141,11 +145,12 @@ def test_a_queue_that_cannot_be_made_private_warns_once_and_says_why_payloads_ar
             with pytest.raises(OSError) as info:
                 queue.put(Payload(bytes([i]), '', items=1))
             problems.append(str(info.value))
+        assert (queue.pending(), queue.claim_oldest()) == (0, None)  # nothing is read from behind the symlink
 
     [warning] = [r.getMessage() for r in caplog.records if 'retry queue' in r.getMessage()]
     assert warning.startswith(f'The retry queue {queue.directory} is not used')
     assert all(str(queue.directory) in problem for problem in problems)  # the reason given for each drop
-    assert list((tmp_path / 'elsewhere').iterdir()) == []
+    assert list((tmp_path / 'elsewhere').iterdir()) == [planted]
 
 
 def test_the_disk_copy_of_a_payload_delivered_after_all_is_deleted_even_when_it_filled_the_queue(
@@ -270,3 +275,86 @@ def test_files_set_aside_are_reported_once_per_interval_then_with_how_many_more(
     more = r' \(1 more since the last warning\)'
     assert re.fullmatch(rf'Not sending {directory}/c\.otlp {said} c\.otlp\.rejected-\d+{more}{end}', second)
     assert bodies(queue) == [b'ours']
+
+
+def test_the_disk_copy_of_a_payload_pushed_out_of_a_full_queue_before_its_2xx_costs_nothing_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(retry, 'BACKOFF_INITIAL_SECONDS', 0.001)
+    transport = ScriptedTransport()
+    first = request_with(('api', 2))
+    disk = new_queue(tmp_path, max_bytes=len(first) + 10)
+    messages: list[str] = []
+    every_problem = ExportDiagnostics(DESTINATION, 'spans', interval=0, emit=messages.append)
+    delivery = retry.Delivery('traces', transport, disk=disk, request_timeout=1, diagnostics=every_problem)
+    try:
+        with caplog.at_level(logging.WARNING, logger='logfire'):
+            delivery.submit(Payload(first, '', 2))
+            transport.wait_for_send(1)
+            delivery.persist_pending()  # at SIGTERM: copy the payload in flight
+            assert disk.put(Payload(b'n' * len(first), '', 3)) == 2  # newer spans push the copy out
+            transport.answers.put(SendResult(Outcome.SENT, 'scripted'))  # delivered after all
+            delivery.submit(Payload(request_with(('next', 1)), '', 1))
+            transport.wait_for_send(1)
+            transport.answers.put(SendResult(Outcome.SENT, 'scripted'))
+            transport.wait_for_send(1)  # then what is left on disk
+    finally:
+        for _ in range(3):
+            transport.answers.put(SendResult(Outcome.SENT))
+        delivery.close()
+
+    assert [r.getMessage() for r in caplog.records if 'Internal error' in r.getMessage()] == []
+    assert [payload.items for payload in transport.sent] == [2, 1, 3]
+
+
+def test_payloads_being_sent_count_against_the_disk_budget(tmp_path: Path) -> None:
+    queue = new_queue(tmp_path, max_bytes=300)
+    queue.put(Payload(b'a' * 100, '', items=1))
+    queue.put(Payload(b'b' * 100, '', items=1))
+    in_flight = [queue.claim_oldest(), queue.claim_oldest()]  # two senders are sending them
+    assert queue.put(Payload(b'c' * 100, '', items=2)) == 0
+    assert queue.put(Payload(b'd' * 100, '', items=4)) == 2  # 400 bytes on disk: the oldest unsent one goes
+
+    assert sum(p.stat().st_size for p in queue.directory.iterdir() if not p.name.startswith('.')) == 300
+    for payload in in_flight:
+        assert payload is not None
+        queue.done(payload)
+    assert bodies(queue) == [b'd' * 100]
+
+
+def test_files_the_request_check_refuses_are_set_aside_naming_the_problem(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    check = functools.partial(request_problem, 'traces')
+    queue = DiskQueue(queue_directory(tmp_path, 'traces', DESTINATION), max_bytes=100_000, check=check)
+    queue.put(Payload(request_with(('api', 1)), '', items=1))
+    lying = queue.directory / f'{1:020d}-1-1-7.raw.otlp'  # sorted first; its name says 7 spans, it holds 2
+    lying.write_bytes(request_with(('api', 2)))
+
+    with caplog.at_level(logging.WARNING, logger='logfire'):
+        assert [span_names(body) for body in bodies(queue)] == [[('api', 'api-scope', 'api 0')]]
+
+    [aside] = [p.name for p in queue.directory.iterdir()]
+    assert aside.startswith(f'{lying.name}.rejected-')
+    [warning] = [r.getMessage() for r in caplog.records if 'retry queue' in r.getMessage()]
+    assert warning.startswith(f'Not sending {lying} from the retry queue: 2 items where its name says 7, so it')
+
+
+def test_a_queue_directory_deleted_while_running_reads_as_empty(tmp_path: Path) -> None:
+    queue = new_queue(tmp_path)
+    queue.put(Payload(b'gone', '', items=1))
+    shutil.rmtree(queue.directory)  # someone cleans up data_dir
+
+    queue.rescan()
+    assert (queue.pending(), queue.claim_oldest()) == (0, None)
+
+
+def test_symlinks_found_by_a_scan_are_set_aside_even_dangling(tmp_path: Path) -> None:
+    queue = new_queue(tmp_path)
+    queue.put(Payload(b'ours', '', items=1))
+    dangling = queue.directory / f'{1:020d}-1-1-1.raw.otlp'
+    dangling.symlink_to(tmp_path / 'nothing-there')
+
+    assert bodies(new_queue(tmp_path)) == [b'ours']
+    [aside] = [p for p in queue.directory.iterdir()]
+    assert aside.name.startswith(f'{dangling.name}.rejected-') and aside.is_symlink()
