@@ -6,12 +6,14 @@ Each was a small bug that the rest of the suite let through (found by `make muta
 from __future__ import annotations
 
 import functools
+import gzip
 import logging
 import os
 import re
 import shutil
 import textwrap
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ import logfire
 from logfire._internal.exporters import disk_queue, retry
 from logfire._internal.exporters.diagnostics import ExportDiagnostics
 from logfire._internal.exporters.disk_queue import DiskQueue, queue_directory
-from logfire._internal.exporters.payload import Payload
+from logfire._internal.exporters.payload import Encoding, Payload, compress, decompress
 from logfire._internal.exporters.queue_files import MAX_FILE_BYTES, request_problem
 from logfire._internal.exporters.retry import Outcome, SendResult
 
@@ -107,7 +109,7 @@ import os, tempfile
 from pathlib import Path
 from logfire._internal.exporters.diagnostics import ExportDiagnostics
 from logfire._internal.exporters.disk_queue import DiskQueue, queue_directory
-from logfire._internal.exporters.payload import Payload
+from logfire._internal.exporters.payload import Encoding, Payload, compress, decompress
 from logfire._internal.exporters.queue_files import MAX_FILE_BYTES, request_problem
 
 if os.getuid() == 0:
@@ -148,7 +150,7 @@ def test_a_queue_that_cannot_be_made_private_warns_once_and_says_why_payloads_ar
         assert (queue.pending(), queue.claim_oldest()) == (0, None)  # nothing is read from behind the symlink
 
     [warning] = [r.getMessage() for r in caplog.records if 'retry queue' in r.getMessage()]
-    assert warning.startswith(f'The retry queue {queue.directory} is not used')
+    assert warning.startswith(f'The retry queue {queue.directory} is not used: {queue.directory} is not a directory')
     assert all(str(queue.directory) in problem for problem in problems)  # the reason given for each drop
     assert list((tmp_path / 'elsewhere').iterdir()) == [planted]
 
@@ -358,3 +360,84 @@ def test_symlinks_found_by_a_scan_are_set_aside_even_dangling(tmp_path: Path) ->
     assert bodies(new_queue(tmp_path)) == [b'ours']
     [aside] = [p for p in queue.directory.iterdir()]
     assert aside.name.startswith(f'{dangling.name}.rejected-') and aside.is_symlink()
+
+
+def _with_an_unknown_field(raw: bytes) -> bytes:
+    return raw + b'\xf8\x07\x01'  # field 127, a varint: parses, but no OTLP request has it
+
+
+@pytest.mark.parametrize(
+    ('encoding', 'body', 'problem'),
+    [
+        ('gzip', zlib.compress(request_with(('api', 1))), 'not gzip data as its name says (Error -3'),
+        ('deflate', gzip.compress(request_with(('api', 1))), 'not deflate data as its name says (Error -3'),
+        ('gzip', gzip.compress(request_with(('api', 1))) + b'junk', 'not gzip data as its name says (truncated, or'),
+        ('gzip', gzip.compress(request_with(('api', 1)))[:-12], 'not gzip data as its name says (truncated, or'),
+        ('deflate', zlib.compress(b'\0' * (MAX_FILE_BYTES + 1)), f'(inflates beyond {MAX_FILE_BYTES} bytes)'),
+        ('gzip', gzip.compress(b'\xff' * 10), 'not an OTLP traces request (DecodeError)'),
+        ('raw', _with_an_unknown_field(request_with(('api', 1))), 'an OTLP traces request with fields this SDK'),
+    ],
+    ids=['zlib-named-gzip', 'gzip-named-deflate', 'trailing-data', 'truncated', 'bomb', 'not-otlp', 'extra'],
+)
+def test_a_body_that_is_not_what_its_name_says_is_set_aside_naming_the_problem(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, encoding: str, body: bytes, problem: str
+) -> None:
+    check = functools.partial(request_problem, 'traces')
+    queue = DiskQueue(queue_directory(tmp_path, 'traces', DESTINATION), max_bytes=100_000_000, check=check)
+    queue.put(Payload(request_with(('api', 1)), '', items=1))  # ours, to show the queue goes on
+    odd = queue.directory / f'{1:020d}-1-1-1.{encoding}.otlp'
+    odd.write_bytes(body)
+
+    with caplog.at_level(logging.WARNING, logger='logfire'):
+        assert bodies(queue) == [request_with(('api', 1))]
+
+    [warning] = [r.getMessage() for r in caplog.records if 'retry queue' in r.getMessage()]
+    assert warning.startswith(f'Not sending {odd} from the retry queue: ')
+    assert problem in warning
+
+
+@pytest.mark.parametrize('encoding', ['gzip', 'deflate', ''])
+def test_payloads_this_sdk_wrote_pass_the_check_in_every_encoding(tmp_path: Path, encoding: Encoding) -> None:
+    check = functools.partial(request_problem, 'traces')
+    queue = DiskQueue(queue_directory(tmp_path, 'traces', DESTINATION), max_bytes=100_000, check=check)
+    raw = request_with(('api', 3))
+    queue.put(Payload(compress(raw, encoding), encoding, items=3))
+
+    payload = queue.claim_oldest()
+    assert payload is not None and (payload.encoding, payload.items) == (encoding, 3)
+    assert decompress(payload.body, encoding) == raw
+
+
+def test_a_payload_swapped_for_a_fifo_after_the_scan_is_set_aside_without_blocking(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = new_queue(tmp_path)
+    queue.put(Payload(b'ours', '', items=1))
+    assert queue.pending() == 1  # scanned
+    [path] = queue.directory.glob('*.otlp')
+    path.unlink()
+    os.mkfifo(path)  # a reader that opened it normally would wait forever for a writer
+
+    with caplog.at_level(logging.WARNING, logger='logfire'):
+        assert queue.claim_oldest() is None
+
+    [aside] = [p.name for p in queue.directory.iterdir()]
+    assert aside.startswith(f'{path.name}.rejected-')
+    [warning] = [r.getMessage() for r in caplog.records if 'retry queue' in r.getMessage()]
+    assert warning.startswith(f'Not sending {path} from the retry queue: not a regular file, so it')
+
+
+@pytest.mark.skipif(os.name == 'posix' and os.geteuid() != 0, reason='giving a directory away needs root')
+def test_a_queue_directory_owned_by_another_user_is_not_used(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    queue = new_queue(tmp_path)
+    queue.put(Payload(b'ours', '', items=1))
+    os.chown(queue.directory, 65534, 65534)  # nobody's now: they could read what is queued, or add to it
+
+    later = new_queue(tmp_path)
+    with caplog.at_level(logging.WARNING, logger='logfire'):
+        with pytest.raises(OSError):
+            later.put(Payload(b'more', '', items=1))
+        assert later.claim_oldest() is None
+
+    [warning] = [r.getMessage() for r in caplog.records if 'retry queue' in r.getMessage()]
+    assert f'is not used: {queue.directory} belongs to another user (uid 65534)' in warning
