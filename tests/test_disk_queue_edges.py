@@ -351,15 +351,19 @@ def test_a_queue_directory_deleted_while_running_reads_as_empty(tmp_path: Path) 
     assert (queue.pending(), queue.claim_oldest()) == (0, None)
 
 
-def test_symlinks_found_by_a_scan_are_set_aside_even_dangling(tmp_path: Path) -> None:
+def test_symlinks_found_by_a_scan_are_set_aside_even_dangling(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     queue = new_queue(tmp_path)
     queue.put(Payload(b'ours', '', items=1))
     dangling = queue.directory / f'{1:020d}-1-1-1.raw.otlp'
     dangling.symlink_to(tmp_path / 'nothing-there')
 
-    assert bodies(new_queue(tmp_path)) == [b'ours']
+    with caplog.at_level(logging.WARNING, logger='logfire'):
+        assert bodies(new_queue(tmp_path)) == [b'ours']
+
     [aside] = [p for p in queue.directory.iterdir()]
     assert aside.name.startswith(f'{dangling.name}.rejected-') and aside.is_symlink()
+    [warning] = [r.getMessage() for r in caplog.records if 'retry queue' in r.getMessage()]
+    assert warning.startswith(f'Not sending {dangling} from the retry queue: a symlink or not a regular file, so')
 
 
 def _with_an_unknown_field(raw: bytes) -> bytes:
