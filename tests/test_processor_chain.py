@@ -1,0 +1,76 @@
+"""Stories about the span processor chain as a user's own processors see it: one flush timeout, failures contained."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from opentelemetry.sdk.trace import SpanProcessor
+
+import logfire
+
+
+class TimedFlush(SpanProcessor):
+    """A processor whose flush takes `seconds`, recording the timeout it was given."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.given: list[int] = []
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self.given.append(timeout_millis)
+        time.sleep(self.seconds)
+        return True
+
+
+def test_force_flush_gives_each_processor_what_the_earlier_ones_left_of_one_timeout() -> None:
+    slow, after = TimedFlush(0.3), TimedFlush(0)
+    lf = logfire.configure(local=True, console=False, metrics=False, additional_span_processors=[slow, after])
+    try:
+        lf.info('hello')
+        assert lf.force_flush(2000) is True
+    finally:
+        lf.shutdown(1000, flush=False)
+
+    [first] = slow.given
+    [second] = after.given
+    assert 1900 <= first <= 2000
+    assert 0 < second <= first - 300  # the 0.3 s the first one took are gone
+
+
+class BrokenOnFlushAndShutdown(SpanProcessor):
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        raise RuntimeError('flush broke')
+
+    def shutdown(self) -> None:
+        raise RuntimeError('shutdown broke')
+
+
+class Recording(SpanProcessor):
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self.calls.append('force_flush')
+        return True
+
+    def shutdown(self) -> None:
+        self.calls.append('shutdown')
+
+
+def test_a_processor_that_raises_is_named_in_a_warning_and_the_next_one_still_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken, recording = BrokenOnFlushAndShutdown(), Recording()
+    lf = logfire.configure(local=True, console=False, metrics=False, additional_span_processors=[broken, recording])
+    with caplog.at_level(logging.WARNING, logger='logfire'):
+        assert lf.force_flush(1000) is False
+        lf.shutdown(1000, flush=False)
+
+    assert recording.calls == ['force_flush', 'shutdown']
+    reports = [r.getMessage() for r in caplog.records if r.getMessage().startswith('Internal error')]
+    assert [report.split(';')[0] for report in reports] == [
+        'Internal error in logfire (BrokenOnFlushAndShutdown.force_flush)',
+        'Internal error in logfire (BrokenOnFlushAndShutdown.shutdown)',
+    ]
