@@ -22,6 +22,7 @@ import logfire
 from logfire._internal.exporters import disk_queue, retry
 from logfire._internal.exporters.diagnostics import ExportDiagnostics
 from logfire._internal.exporters.disk_queue import DiskQueue, queue_directory
+from logfire._internal.exporters.otlp import queue_identity
 from logfire._internal.exporters.payload import Encoding, Payload, compress, decompress
 from logfire._internal.exporters.queue_files import MAX_FILE_BYTES, request_problem
 from logfire._internal.exporters.retry import Outcome, SendResult
@@ -109,6 +110,7 @@ import os, tempfile
 from pathlib import Path
 from logfire._internal.exporters.diagnostics import ExportDiagnostics
 from logfire._internal.exporters.disk_queue import DiskQueue, queue_directory
+from logfire._internal.exporters.otlp import queue_identity
 from logfire._internal.exporters.payload import Encoding, Payload, compress, decompress
 from logfire._internal.exporters.queue_files import MAX_FILE_BYTES, request_problem
 
@@ -445,3 +447,13 @@ def test_a_queue_directory_owned_by_another_user_is_not_used(tmp_path: Path, cap
 
     [warning] = [r.getMessage() for r in caplog.records if 'retry queue' in r.getMessage()]
     assert f'is not used: {queue.directory} belongs to another user (uid 65534)' in warning
+
+
+def test_queue_directories_keep_their_names_so_an_upgrade_finds_what_an_earlier_version_left() -> None:
+    collector = queue_identity('http://127.0.0.1:4318/v1/traces', {'User-Agent': 'logfire/1'})
+    backend = queue_identity(
+        'https://logfire-us.pydantic.dev/v1/logs', {'Authorization': 'pylf_v1_us_abc', 'User-Agent': 'logfire/2'}
+    )
+
+    assert queue_directory(Path('d'), 'traces', collector) == Path('d/export-queue/traces-e5b508fc72e6171c')
+    assert queue_directory(Path('d'), 'logs', backend) == Path('d/export-queue/logs-26b2376d877eb609')
