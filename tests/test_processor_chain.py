@@ -7,8 +7,10 @@ import time
 
 import pytest
 from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 import logfire
+from logfire.testing import TestExporter
 
 
 class TimedFlush(SpanProcessor):
@@ -74,3 +76,30 @@ def test_a_processor_that_raises_is_named_in_a_warning_and_the_next_one_still_ru
         'Internal error in logfire (BrokenOnFlushAndShutdown.force_flush)',
         'Internal error in logfire (BrokenOnFlushAndShutdown.shutdown)',
     ]
+
+
+def test_metrics_in_spans_keep_every_other_span_hook_once_armed() -> None:
+    exporter = TestExporter()
+    local = logfire.configure(
+        local=True,
+        console=False,
+        send_to_logfire=False,
+        inspect_arguments=False,
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        metrics=logfire.MetricsOptions(collect_in_spans=True),
+    )
+    calls = local.metric_counter('calls')
+    calls.add(1)  # arms the metrics in spans: their hooks join the chain
+    tracer = local.config.tracer_provider.get_tracer('some.library')
+    try:
+        with tracer.start_as_current_span('plain') as plain:
+            calls.add(2)
+            plain.set_attribute('password', 'hunter2')  # after the start: only the end transforms see it
+    finally:
+        local.shutdown(1000)
+
+    [span] = exporter.exported_spans_as_dict(parse_json_attributes=True)
+    attributes = span['attributes']
+    assert attributes['logfire.metrics']['calls']['total'] == 2  # the new hooks
+    assert attributes['logfire.msg'] == 'plain'  # the start hooks that were there before
+    assert attributes['password'] == "[Scrubbed due to 'password']"  # and the end transforms: the scrubber
