@@ -457,3 +457,10 @@ def test_queue_directories_keep_their_names_so_an_upgrade_finds_what_an_earlier_
 
     assert queue_directory(Path('d'), 'traces', collector) == Path('d/export-queue/traces-e5b508fc72e6171c')
     assert queue_directory(Path('d'), 'logs', backend) == Path('d/export-queue/logs-26b2376d877eb609')
+
+
+def test_a_payload_of_several_megabytes_reads_back_whole(tmp_path: Path) -> None:
+    body = os.urandom(3 * 1024 * 1024 + 5)  # uncompressed (OTEL_EXPORTER_OTLP_COMPRESSION=none): up to 5 MB
+    new_queue(tmp_path, max_bytes=10_000_000).put(Payload(body, '', items=1))
+
+    assert bodies(new_queue(tmp_path, max_bytes=10_000_000)) == [body]
