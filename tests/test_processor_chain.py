@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 import logfire
@@ -103,3 +104,35 @@ def test_metrics_in_spans_keep_every_other_span_hook_once_armed() -> None:
     assert attributes['logfire.metrics']['calls']['total'] == 2  # the new hooks
     assert attributes['logfire.msg'] == 'plain'  # the start hooks that were there before
     assert attributes['password'] == "[Scrubbed due to 'password']"  # and the end transforms: the scrubber
+
+
+class TracesItsOwnWork(SpanProcessor):
+    """A processor that traces what it does with each log, with a plain OpenTelemetry tracer."""
+
+    def __init__(self) -> None:
+        self.tracer: Any = None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.name == 'user logged in' and self.tracer is not None:
+            with self.tracer.start_as_current_span('forwarding') as work:
+                work.set_attribute('password', 'hunter2')  # after the start: only the end scrub sees it
+
+
+def test_a_span_a_processor_ends_while_handling_a_log_is_still_scrubbed() -> None:
+    exporter, tracing = TestExporter(), TracesItsOwnWork()
+    local = logfire.configure(
+        local=True,
+        console=False,
+        send_to_logfire=False,
+        metrics=False,
+        additional_span_processors=[tracing, SimpleSpanProcessor(exporter)],
+    )
+    tracing.tracer = local.config.tracer_provider.get_tracer('forwarder')
+    try:
+        local.info('user logged in', user='ada')
+    finally:
+        local.shutdown(1000)
+
+    spans = {span['name']: span['attributes'] for span in exporter.exported_spans_as_dict()}
+    assert spans['forwarding']['password'] == "[Scrubbed due to 'password']"
+    assert spans['user logged in']['user'] == 'ada'
