@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanKind
 
 import logfire
 from logfire.testing import TestExporter
@@ -136,3 +137,27 @@ def test_a_span_a_processor_ends_while_handling_a_log_is_still_scrubbed() -> Non
     spans = {span['name']: span['attributes'] for span in exporter.exported_spans_as_dict()}
     assert spans['forwarding']['password'] == "[Scrubbed due to 'password']"
     assert spans['user logged in']['user'] == 'ada'
+
+
+def test_a_span_scrubbed_when_it_ends_keeps_its_place_in_the_trace() -> None:
+    exporter = TestExporter()
+    processors = [SimpleSpanProcessor(exporter)]
+    local = logfire.configure(local=True, console=False, metrics=False, additional_span_processors=processors)
+    tracer = local.config.tracer_provider.get_tracer('some.library', '1.2')
+    try:
+        with tracer.start_as_current_span('outer'):
+            with tracer.start_as_current_span('inner', kind=SpanKind.CLIENT) as inner:
+                inner.set_attribute('password', 'hunter2')  # after the start: scrubbed when it ends, into a copy
+    finally:
+        local.shutdown(1000)
+
+    spans = {span.name: span for span in exporter.exported_spans}
+    inner_span, outer_span = spans['inner'], spans['outer']
+    assert inner_span.attributes is not None and inner_span.attributes['password'] == "[Scrubbed due to 'password']"
+    assert inner_span.parent is not None and outer_span.context is not None
+    assert inner_span.parent.span_id == outer_span.context.span_id
+    assert inner_span.kind is SpanKind.CLIENT
+    assert inner_span.resource == outer_span.resource
+    assert inner_span.instrumentation_scope is not None and inner_span.instrumentation_scope.version == '1.2'
+    assert outer_span.start_time is not None and inner_span.start_time is not None and inner_span.end_time is not None
+    assert outer_span.start_time <= inner_span.start_time <= inner_span.end_time
