@@ -43,7 +43,10 @@ def test_force_flush_gives_each_processor_what_the_earlier_ones_left_of_one_time
     assert 0 < second <= first - 300  # the 0.3 s the first one took are gone
 
 
-class BrokenOnFlushAndShutdown(SpanProcessor):
+class BrokenOnEndFlushAndShutdown(SpanProcessor):
+    def on_end(self, span: ReadableSpan) -> None:
+        raise RuntimeError('on_end broke')
+
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         raise RuntimeError('flush broke')
 
@@ -54,6 +57,9 @@ class BrokenOnFlushAndShutdown(SpanProcessor):
 class Recording(SpanProcessor):
     def __init__(self) -> None:
         self.calls: list[str] = []
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.calls.append('on_end')
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         self.calls.append('force_flush')
@@ -66,18 +72,21 @@ class Recording(SpanProcessor):
 def test_a_processor_that_raises_is_named_in_a_warning_and_the_next_one_still_runs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    broken, recording = BrokenOnFlushAndShutdown(), Recording()
+    broken, recording = BrokenOnEndFlushAndShutdown(), Recording()
     lf = logfire.configure(local=True, console=False, metrics=False, additional_span_processors=[broken, recording])
     with caplog.at_level(logging.WARNING, logger='logfire'):
+        lf.info('hello')  # the program goes on
         assert lf.force_flush(1000) is False
         lf.shutdown(1000, flush=False)
 
-    assert recording.calls == ['force_flush', 'shutdown']
+    assert recording.calls == ['on_end', 'force_flush', 'shutdown']
     reports = [r.getMessage() for r in caplog.records if r.getMessage().startswith('Internal error')]
     assert [report.split(';')[0] for report in reports] == [
-        'Internal error in logfire (BrokenOnFlushAndShutdown.force_flush)',
-        'Internal error in logfire (BrokenOnFlushAndShutdown.shutdown)',
+        'Internal error in logfire (BrokenOnEndFlushAndShutdown.on_end)',
+        'Internal error in logfire (BrokenOnEndFlushAndShutdown.force_flush)',
+        'Internal error in logfire (BrokenOnEndFlushAndShutdown.shutdown)',
     ]
+    assert all('broke' in report for report in reports)  # and what went wrong
 
 
 def test_metrics_in_spans_keep_every_other_span_hook_once_armed() -> None:
