@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import textwrap
 import time
 import zlib
@@ -344,13 +345,17 @@ def test_files_the_request_check_refuses_are_set_aside_naming_the_problem(
     assert warning.startswith(f'Not sending {lying} from the retry queue: 2 items where its name says 7, so it')
 
 
-def test_a_queue_directory_deleted_while_running_reads_as_empty(tmp_path: Path) -> None:
+def test_a_queue_directory_deleted_while_running_reads_as_empty_and_is_made_again_private(tmp_path: Path) -> None:
     queue = new_queue(tmp_path)
     queue.put(Payload(b'gone', '', items=1))
-    shutil.rmtree(queue.directory)  # someone cleans up data_dir
+    shutil.rmtree(queue.directory.parent)  # someone cleans up data_dir
 
     queue.rescan()
     assert (queue.pending(), queue.claim_oldest()) == (0, None)
+
+    queue.put(Payload(b'kept', '', items=1))  # the next outage
+    assert [stat.S_IMODE(d.stat().st_mode) for d in (queue.directory, queue.directory.parent)] == [0o700, 0o700]
+    assert bodies(new_queue(tmp_path)) == [b'kept']
 
 
 def test_symlinks_found_by_a_scan_are_set_aside_even_dangling(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -115,7 +115,13 @@ class DiskQueue:
         encoding = next(key for key, value in _ENCODINGS.items() if value == payload.encoding)
         name = f'{time.time_ns():020d}-{self._pid}-{seq}-{payload.items}.{encoding}{_SUFFIX}'
         temp = self.directory / f'.{name}.tmp'
-        write_private(temp, payload.body)
+        try:
+            write_private(temp, payload.body)
+        except FileNotFoundError:
+            # The directory was deleted while this process ran (a clean-up of data_dir): make it again, private.
+            self._private = None
+            self._ensure_directory()
+            write_private(temp, payload.body)
         os.replace(temp, self.directory / name)
         dropped = 0
         with self._lock:
