@@ -244,6 +244,37 @@ def test_broken_pyproject_fails_at_configure(monkeypatch: pytest.MonkeyPatch, tm
         logfire.configure(local=True, console=False)
 
 
+@pytest.mark.parametrize(
+    'content',
+    [
+        pytest.param('[project]\nname = "shop"\n', id='no-tool-table'),
+        pytest.param('[tool.ruff]\nline-length = 100\n', id='another-tools-table'),
+    ],
+)
+def test_a_pyproject_without_tool_logfire_is_fine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str
+) -> None:
+    (tmp_path / 'pyproject.toml').write_text(content)
+    monkeypatch.chdir(tmp_path)
+    logfire.configure(local=True, send_to_logfire=False, console=False).shutdown(timeout_millis=1000)
+
+
+@pytest.mark.parametrize(
+    'content',
+    [
+        pytest.param('tool = "logfire"\n', id='tool-is-a-string'),
+        pytest.param('[tool]\nlogfire = 5\n', id='logfire-is-5'),
+    ],
+)
+def test_a_tool_logfire_that_is_not_a_table_fails_at_configure_naming_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str
+) -> None:
+    (tmp_path / 'pyproject.toml').write_text(content)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LogfireConfigError, match=r"^\[tool.logfire\] in '.*pyproject.toml' must be a table.$"):
+        logfire.configure(local=True, send_to_logfire=False, console=False)
+
+
 def test_configure_signature_lists_every_setting_explicitly() -> None:
     import inspect
 
