@@ -209,6 +209,18 @@ def test_invalid_keyword_argument_names_the_argument(monkeypatch: pytest.MonkeyP
             id='not-an-id-generator',
         ),
         pytest.param({'advanced': 5}, r'configure\(advanced=5\) is invalid. Accepted: AdvancedOptions', id='advanced'),
+        # Settings without a sentence of their own in the reference: the accepted type, as the signature says it.
+        pytest.param(
+            {'service_name': 5},
+            r'configure\(service_name=\.\.\.\)=5 is invalid: .*string\. Accepted: str \| None\. \(The `service.name`',
+            id='service-name-not-a-string',
+        ),
+        pytest.param(
+            {'scrubbing': logfire.ScrubbingOptions(callback=5)},  # pyright: ignore[reportArgumentType]
+            r'ScrubbingOptions\(callback=\.\.\.\)\)=5 is invalid: .*callable\. '
+            r'Accepted: collections\.abc\.Callable\[\.\.\., Any\] \| None\.$',
+            id='callback-not-callable',
+        ),
     ],
 )
 def test_mistaken_objects_fail_at_configure_naming_the_argument(
