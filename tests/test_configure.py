@@ -287,6 +287,30 @@ def test_a_tool_logfire_that_is_not_a_table_fails_at_configure_naming_the_file(
         logfire.configure(local=True, send_to_logfire=False, console=False)
 
 
+def test_every_invalid_setting_is_named_once_with_what_it_accepts_and_what_it_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('LOGFIRE_SEND_TO_LOGFIRE', 'maybe')  # true, false or a word: pydantic fails it twice
+    monkeypatch.setenv('LOGFIRE_CONSOLE_COLORS', 'purple')
+    with pytest.raises(LogfireConfigError) as info:
+        logfire.configure(local=True)
+    lines = str(info.value).split('\n')
+    assert [line.split('=', 1)[0] for line in lines] == ['LOGFIRE_SEND_TO_LOGFIRE', 'LOGFIRE_CONSOLE_COLORS']
+    assert lines[1] == (
+        "LOGFIRE_CONSOLE_COLORS='purple' is invalid: Input should be 'auto', 'always' or 'never'. "
+        "Accepted: 'auto', 'always' or 'never'. (Console colours: 'auto' (only on a terminal), 'always' or 'never'.)"
+    )
+
+
+def test_a_token_of_the_wrong_type_is_not_echoed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LogfireConfigError) as info:
+        logfire.configure(local=True, console=False, token=['pylf_v1_us_SECRET123'])  # pyright: ignore[reportArgumentType]
+    assert 'configure(token=...)=<hidden> is invalid' in str(info.value)
+    assert 'SECRET123' not in str(info.value)
+
+
 def test_configure_signature_lists_every_setting_explicitly() -> None:
     import inspect
 
