@@ -74,6 +74,17 @@ def test_pyproject_beats_default_and_config_dir_points_at_it(tmp_path: Path) -> 
     assert got == {'min_level': 13, 'console_colors': 'never', 'trace_sample_rate': 0.5}
 
 
+def test_config_dir_by_keyword_beats_the_env_var(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for folder, level in [('by-keyword', 'warn'), ('by-env', 'error')]:
+        (tmp_path / folder).mkdir()
+        write_pyproject(tmp_path / folder, f"min_level = '{level}'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('LOGFIRE_CONFIG_DIR', str(tmp_path / 'by-env'))
+    local = logfire.configure(local=True, send_to_logfire=False, console=False, config_dir=tmp_path / 'by-keyword')
+    assert local.config.config.settings.min_level == 13  # warn
+    local.shutdown(timeout_millis=1000)
+
+
 def test_empty_env_var_counts_as_unset(tmp_path: Path) -> None:
     write_pyproject(tmp_path, "service_name = 'from-pyproject'\n")
     got = settings_in_subprocess(['service_name'], env={'LOGFIRE_SERVICE_NAME': ''}, cwd=tmp_path)
