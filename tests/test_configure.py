@@ -367,9 +367,10 @@ def test_spans_before_configure_warn_once_and_record_after(tmp_path: Path) -> No
     assert "spans ['after', 'from an early tracer']" in result.stdout
 
 
-def test_ignore_no_config_env_var_silences_the_warning(tmp_path: Path) -> None:
+@pytest.mark.parametrize('value', ['1', ' TRUE ', 'Yes', 'on'])  # as the configuration reference says
+def test_ignore_no_config_env_var_silences_the_warning(tmp_path: Path, value: str) -> None:
     code = 'import logfire, warnings; warnings.simplefilter("error"); logfire.info("x"); print("ok")'
-    result = run_python(code, env=clean_env(LOGFIRE_IGNORE_NO_CONFIG='1'), cwd=tmp_path)
+    result = run_python(code, env=clean_env(LOGFIRE_IGNORE_NO_CONFIG=value), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == 'ok'
 
