@@ -81,7 +81,8 @@ def test_config_dir_by_keyword_beats_the_env_var(monkeypatch: pytest.MonkeyPatch
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv('LOGFIRE_CONFIG_DIR', str(tmp_path / 'by-env'))
     local = logfire.configure(local=True, send_to_logfire=False, console=False, config_dir=tmp_path / 'by-keyword')
-    assert local.config.config.settings.min_level == 13  # warn
+    config = local.config.config
+    assert config is not None and config.settings.min_level == 13  # warn
     local.shutdown(timeout_millis=1000)
 
 
