@@ -117,6 +117,39 @@ time.sleep(30)
         child.finish()
 
 
+def test_a_program_that_restores_the_default_action_and_raises_sigterm_again_still_flushes_its_last_spans(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    # As uvicorn does under gunicorn: its handler only starts a graceful shutdown; the last requests end after it,
+    # then it puts back the action it found (the default) and raises the signal again.
+    code = """
+import signal, threading, time
+import logfire
+
+logfire.configure(console=False, inspect_arguments=False)
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+for i in range(10):
+    logfire.info('startup {i}', i=i)
+assert logfire.force_flush(5000)  # past the quick start: later spans wait for the 60 s schedule
+print('ready', flush=True)
+stop.wait(30)
+time.sleep(0.3)  # the flush the signal started has found nothing to send by now
+logfire.info('last request')
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.raise_signal(signal.SIGTERM)
+time.sleep(30)
+print('still running', flush=True)
+"""
+    child = Child(code, otel_env(rx, tmp_path, OTEL_BSP_SCHEDULE_DELAY='60000'))
+    child.wait_ready()
+    stdout, stderr = terminate(child)
+
+    assert child.proc.returncode == -signal.SIGTERM, stderr
+    assert 'still running' not in stdout
+    assert 'last request' in [s.name for s in rx.wait_for_spans(11, timeout=5)]
+
+
 def test_a_hanging_exporter_cannot_keep_a_process_alive_past_the_shutdown_timeout_after_sigterm(
     rx: OTLPReceiver, tmp_path: Path
 ) -> None:
