@@ -74,6 +74,18 @@ def test_pyproject_beats_default_and_config_dir_points_at_it(tmp_path: Path) -> 
     assert got == {'min_level': 13, 'console_colors': 'never', 'trace_sample_rate': 0.5}
 
 
+def test_config_dir_by_keyword_beats_the_env_var(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for folder, level in [('by-keyword', 'warn'), ('by-env', 'error')]:
+        (tmp_path / folder).mkdir()
+        write_pyproject(tmp_path / folder, f"min_level = '{level}'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('LOGFIRE_CONFIG_DIR', str(tmp_path / 'by-env'))
+    local = logfire.configure(local=True, send_to_logfire=False, console=False, config_dir=tmp_path / 'by-keyword')
+    config = local.config.config
+    assert config is not None and config.settings.min_level == 13  # warn
+    local.shutdown(timeout_millis=1000)
+
+
 def test_empty_env_var_counts_as_unset(tmp_path: Path) -> None:
     write_pyproject(tmp_path, "service_name = 'from-pyproject'\n")
     got = settings_in_subprocess(['service_name'], env={'LOGFIRE_SERVICE_NAME': ''}, cwd=tmp_path)
@@ -209,6 +221,18 @@ def test_invalid_keyword_argument_names_the_argument(monkeypatch: pytest.MonkeyP
             id='not-an-id-generator',
         ),
         pytest.param({'advanced': 5}, r'configure\(advanced=5\) is invalid. Accepted: AdvancedOptions', id='advanced'),
+        # Settings without a sentence of their own in the reference: the accepted type, as the signature says it.
+        pytest.param(
+            {'service_name': 5},
+            r'configure\(service_name=\.\.\.\)=5 is invalid: .*string\. Accepted: str \| None\. \(The `service.name`',
+            id='service-name-not-a-string',
+        ),
+        pytest.param(
+            {'scrubbing': logfire.ScrubbingOptions(callback=5)},  # pyright: ignore[reportArgumentType]
+            r'ScrubbingOptions\(callback=\.\.\.\)\)=5 is invalid: .*callable\. '
+            r'Accepted: collections\.abc\.Callable\[\.\.\., Any\] \| None\.$',
+            id='callback-not-callable',
+        ),
     ],
 )
 def test_mistaken_objects_fail_at_configure_naming_the_argument(
@@ -242,6 +266,61 @@ def test_broken_pyproject_fails_at_configure(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.chdir(tmp_path)
     with pytest.raises(LogfireConfigError, match=r'Cannot read .*pyproject.toml'):
         logfire.configure(local=True, console=False)
+
+
+@pytest.mark.parametrize(
+    'content',
+    [
+        pytest.param('[project]\nname = "shop"\n', id='no-tool-table'),
+        pytest.param('[tool.ruff]\nline-length = 100\n', id='another-tools-table'),
+    ],
+)
+def test_a_pyproject_without_tool_logfire_is_fine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str
+) -> None:
+    (tmp_path / 'pyproject.toml').write_text(content)
+    monkeypatch.chdir(tmp_path)
+    logfire.configure(local=True, send_to_logfire=False, console=False).shutdown(timeout_millis=1000)
+
+
+@pytest.mark.parametrize(
+    'content',
+    [
+        pytest.param('tool = "logfire"\n', id='tool-is-a-string'),
+        pytest.param('[tool]\nlogfire = 5\n', id='logfire-is-5'),
+    ],
+)
+def test_a_tool_logfire_that_is_not_a_table_fails_at_configure_naming_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str
+) -> None:
+    (tmp_path / 'pyproject.toml').write_text(content)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LogfireConfigError, match=r"^\[tool.logfire\] in '.*pyproject.toml' must be a table.$"):
+        logfire.configure(local=True, send_to_logfire=False, console=False)
+
+
+def test_every_invalid_setting_is_named_once_with_what_it_accepts_and_what_it_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('LOGFIRE_SEND_TO_LOGFIRE', 'maybe')  # true, false or a word: pydantic fails it twice
+    monkeypatch.setenv('LOGFIRE_CONSOLE_COLORS', 'purple')
+    with pytest.raises(LogfireConfigError) as info:
+        logfire.configure(local=True)
+    lines = str(info.value).split('\n')
+    assert [line.split('=', 1)[0] for line in lines] == ['LOGFIRE_SEND_TO_LOGFIRE', 'LOGFIRE_CONSOLE_COLORS']
+    assert lines[1] == (
+        "LOGFIRE_CONSOLE_COLORS='purple' is invalid: Input should be 'auto', 'always' or 'never'. "
+        "Accepted: 'auto', 'always' or 'never'. (Console colours: 'auto' (only on a terminal), 'always' or 'never'.)"
+    )
+
+
+def test_a_token_of_the_wrong_type_is_not_echoed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(LogfireConfigError) as info:
+        logfire.configure(local=True, console=False, token=['pylf_v1_us_SECRET123'])  # pyright: ignore[reportArgumentType]
+    assert 'configure(token=...)=<hidden> is invalid' in str(info.value)
+    assert 'SECRET123' not in str(info.value)
 
 
 def test_configure_signature_lists_every_setting_explicitly() -> None:
@@ -289,11 +368,26 @@ def test_spans_before_configure_warn_once_and_record_after(tmp_path: Path) -> No
     assert "spans ['after', 'from an early tracer']" in result.stdout
 
 
-def test_ignore_no_config_env_var_silences_the_warning(tmp_path: Path) -> None:
-    code = 'import logfire, warnings; warnings.simplefilter("error"); logfire.info("x"); print("ok")'
-    result = run_python(code, env=clean_env(LOGFIRE_IGNORE_NO_CONFIG='1'), cwd=tmp_path)
+@pytest.mark.parametrize(
+    ('value', 'warned'),
+    # Every value the configuration reference lists, in any case and spacing; any other value keeps the warning.
+    [('1', False), (' TRUE ', False), ('Yes', False), ('on', False), ('0', True)],
+)
+def test_ignore_no_config_env_var_silences_the_warning(tmp_path: Path, value: str, warned: bool) -> None:
+    code = textwrap.dedent(
+        """
+        import warnings
+        import logfire
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            logfire.info('before configure')
+        print([w.category.__name__ for w in caught])
+        """
+    )
+    result = run_python(code, env=clean_env(LOGFIRE_IGNORE_NO_CONFIG=value), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == 'ok'
+    assert result.stdout.strip() == ("['LogfireNotConfiguredWarning']" if warned else '[]')
 
 
 def test_configure_twice_rebuilds_the_pipeline_in_place(tmp_path: Path) -> None:

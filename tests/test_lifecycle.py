@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import signal
 import time
 from collections.abc import Iterator
@@ -77,6 +78,76 @@ time.sleep(30)
     assert child.proc.returncode == 3, stderr
     assert stdout.strip() == 'cleaning up'
     assert 'finished before SIGTERM' in [s.name for s in rx.wait_for_spans(11, timeout=5)]
+
+
+def test_the_programs_own_handler_gets_the_signal_at_once_while_the_spans_leave(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    # A graceful shutdown that takes long, which the supervisor then cuts short with SIGKILL (a grace period):
+    # the spans must not wait for it to end.
+    code = """
+import signal, time
+
+def graceful(signum, frame):
+    print(f'graceful shutdown: signal {signum}, frame {frame is not None}', flush=True)
+    time.sleep(30)
+
+signal.signal(signal.SIGTERM, graceful)
+import logfire
+logfire.configure(console=False, inspect_arguments=False)
+for i in range(10):
+    logfire.info('startup {i}', i=i)
+assert logfire.force_flush(5000)  # past the quick start: later spans wait for the 60 s schedule
+logfire.info('finished before SIGTERM')
+print('ready', flush=True)
+time.sleep(30)
+"""
+    child = Child(code, otel_env(rx, tmp_path, OTEL_BSP_SCHEDULE_DELAY='60000'))
+    child.wait_ready()
+    child.proc.send_signal(signal.SIGTERM)
+    try:
+        assert child.proc.stdout is not None
+        ready, _, _ = select.select([child.proc.stdout], [], [], 20)
+        assert ready, 'the program did not get the signal in time'
+        assert child.proc.stdout.readline().strip() == f'graceful shutdown: signal {int(signal.SIGTERM)}, frame True'
+        assert 'finished before SIGTERM' in [s.name for s in rx.wait_for_spans(11, timeout=10)]
+        assert child.proc.poll() is None  # still in its graceful shutdown: the SIGTERM flush sent them
+    finally:
+        child.proc.kill()
+        child.finish()
+
+
+def test_a_program_that_restores_the_default_action_and_raises_sigterm_again_still_flushes_its_last_spans(
+    rx: OTLPReceiver, tmp_path: Path
+) -> None:
+    # As uvicorn does under gunicorn: its handler only starts a graceful shutdown; the last requests end after it,
+    # then it puts back the action it found (the default) and raises the signal again.
+    code = """
+import signal, threading, time
+import logfire
+
+logfire.configure(console=False, inspect_arguments=False)
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+for i in range(10):
+    logfire.info('startup {i}', i=i)
+assert logfire.force_flush(5000)  # past the quick start: later spans wait for the 60 s schedule
+print('ready', flush=True)
+stop.wait(30)
+time.sleep(0.3)  # the flush the signal started has found nothing to send by now
+logfire.info('last request')
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.raise_signal(signal.SIGTERM)
+time.sleep(30)
+print('still running', flush=True)
+"""
+    child = Child(code, otel_env(rx, tmp_path, OTEL_BSP_SCHEDULE_DELAY='60000'))
+    child.wait_ready()
+    stdout, stderr = terminate(child)
+
+    assert child.proc.returncode == -signal.SIGTERM, stderr
+    assert 'still running' not in stdout
+    assert 'last request' in [s.name for s in rx.wait_for_spans(11, timeout=5)]
 
 
 def test_a_hanging_exporter_cannot_keep_a_process_alive_past_the_shutdown_timeout_after_sigterm(
