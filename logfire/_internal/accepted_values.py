@@ -43,5 +43,7 @@ ACCEPTED_VALUES: dict[str, str] = {
     'metrics_collect_in_spans': 'true or false',
     'resource_detectors': 'a list of OpenTelemetry ResourceDetector instances, e.g. OsResourceDetector()',
     'id_generator': 'an OpenTelemetry IdGenerator, e.g. RandomIdGenerator()',
+    'config_dir': 'a directory path (a str or an os.PathLike such as pathlib.Path)',
+    'data_dir': 'a directory path (a str or an os.PathLike such as pathlib.Path)',
     'console_output': 'a text stream such as sys.stderr or io.StringIO(), or None for sys.stdout',
 }
