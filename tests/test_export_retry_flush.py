@@ -268,3 +268,26 @@ def test_a_payload_that_failed_counts_against_the_memory_budget_again() -> None:
         for message in messages
     ] == [False, True]
     delivery.close()
+
+
+def test_a_flush_waits_for_what_a_sigterm_flush_moved_to_disk_meanwhile(tmp_path: Path) -> None:
+    disk = GatedClaims(queue_directory(tmp_path, 'traces', DESTINATION))
+    transport = ScriptedTransport()
+    delivery = Delivery('traces', transport, disk=disk, request_timeout=1, diagnostics=diagnostics())
+    delivery.submit(Payload(b'first', '', 1))
+    transport.wait_for_send(1)
+    delivery.submit(Payload(b'second', '', 1))
+    result: list[bool] = []
+    flushing = threading.Thread(target=lambda: result.append(delivery.flush(5000)))
+    flushing.start()
+    wait_for(lambda: delivery._flushing, 'the flush to begin')  # pyright: ignore[reportPrivateUsage]
+    delivery.persist_pending()  # 'second' moves to disk: still to be sent, by this process if it goes on
+    transport.answers.put(SendResult(Outcome.SENT))  # for 'first'
+    assert disk.claiming.wait(10)  # the sender reads 'second' back from disk...
+    flushing.join(0.3)
+    assert flushing.is_alive()  # ...and the flush waits for it
+    disk.may_claim.set()
+    transport.answers.put(SendResult(Outcome.SENT))
+    flushing.join(10)
+    assert result == [True] and [payload.body for payload in transport.sent] == [b'first', b'second']
+    delivery.close()
