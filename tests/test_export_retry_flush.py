@@ -125,8 +125,8 @@ def test_a_payload_read_from_disk_just_as_the_exporter_closes_is_left_for_the_ne
 class SlowDisk(DiskQueue):
     """A disk queue whose writes wait until the test has let the request in flight finish."""
 
-    def __init__(self, directory: Path) -> None:
-        super().__init__(directory, max_bytes=10_000_000)
+    def __init__(self, directory: Path, max_bytes: int = 10_000_000) -> None:
+        super().__init__(directory, max_bytes=max_bytes)
         self.writing = threading.Event()
         self.may_finish = threading.Event()
 
@@ -137,15 +137,21 @@ class SlowDisk(DiskQueue):
 
 
 @pytest.mark.parametrize(
-    ('outcome', 'copy_kept'),
-    [(Outcome.SENT, False), (Outcome.REJECTED, False), (Outcome.RETRY, True), (Outcome.TOO_LARGE, True)],
-    ids=['sent', 'rejected', 'retry', 'too-large-splits'],
+    ('outcome', 'copy_kept', 'max_bytes'),
+    [
+        (Outcome.SENT, False, 10_000_000),
+        (Outcome.REJECTED, False, 10_000_000),
+        (Outcome.RETRY, True, 10_000_000),
+        (Outcome.TOO_LARGE, True, 10_000_000),
+        (Outcome.SENT, False, 10),  # the disk queue has no room for the copy: nothing to delete afterwards
+    ],
+    ids=['sent', 'rejected', 'retry', 'too-large-splits', 'sent-no-room-on-disk'],
 )
 def test_an_answer_that_arrives_while_its_exit_copy_is_written_decides_whether_the_copy_stays(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outcome: Outcome, copy_kept: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outcome: Outcome, copy_kept: bool, max_bytes: int
 ) -> None:
     monkeypatch.setattr(retry, 'BACKOFF_INITIAL_SECONDS', 0.001)
-    disk = SlowDisk(queue_directory(tmp_path, 'traces', DESTINATION))
+    disk = SlowDisk(queue_directory(tmp_path, 'traces', DESTINATION), max_bytes)
     transport = ScriptedTransport()
     delivery = Delivery('traces', transport, disk=disk, request_timeout=1, diagnostics=diagnostics())
     delivery.submit(Payload(request_with(('api', 2)), '', 2))
