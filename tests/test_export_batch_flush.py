@@ -7,6 +7,7 @@ exported past the first few spans (the quick start) was exported because of the 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -128,5 +129,22 @@ def test_the_exit_flush_flushes_within_its_time_then_asks_the_exporter_to_keep_w
         assert exported(exporter) == names
         assert len(exporter.flush_timeouts) == 1 and 1000 < exporter.flush_timeouts[0] <= 2000
         assert exporter.persisted == 1
+    finally:
+        provider.shutdown()
+
+
+def test_the_first_ten_spans_leave_at_once_and_the_eleventh_waits_for_the_schedule_delay() -> None:
+    exporter = RecordingExporter()
+    provider, processor = processor_with(exporter)
+    try:
+        for i in range(10):
+            end_spans(provider, [f'quick {i}'])
+            deadline = time.monotonic() + 5
+            while len(exported(exporter)) < i + 1:  # each within about 100 ms, not a minute
+                assert time.monotonic() < deadline, f'span {i} was not exported at once'
+                time.sleep(0.005)
+        end_spans(provider, ['eleventh'])
+        time.sleep(0.3)
+        assert exported(exporter) == [f'quick {i}' for i in range(10)]  # from here on, the schedule delay
     finally:
         provider.shutdown()
