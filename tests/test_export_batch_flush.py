@@ -135,7 +135,7 @@ def test_the_exit_flush_flushes_within_its_time_then_asks_the_exporter_to_keep_w
 
 def test_the_first_ten_spans_leave_at_once_and_the_eleventh_waits_for_the_schedule_delay() -> None:
     exporter = RecordingExporter()
-    provider, processor = processor_with(exporter)
+    provider, _ = processor_with(exporter)
     try:
         for i in range(10):
             end_spans(provider, [f'quick {i}'])
