@@ -133,7 +133,7 @@ def test_the_exit_flush_flushes_within_its_time_then_asks_the_exporter_to_keep_w
         provider.shutdown()
 
 
-def test_the_first_ten_spans_leave_at_once_and_the_eleventh_waits_for_the_schedule_delay() -> None:
+def test_the_first_ten_spans_leave_at_once_then_spans_wait_for_the_schedule_delay_or_a_full_batch() -> None:
     exporter = RecordingExporter()
     provider, _ = processor_with(exporter)
     try:
@@ -146,5 +146,10 @@ def test_the_first_ten_spans_leave_at_once_and_the_eleventh_waits_for_the_schedu
         end_spans(provider, ['eleventh'])
         time.sleep(0.3)
         assert exported(exporter) == [f'quick {i}' for i in range(10)]  # from here on, the schedule delay
+        end_spans(provider, ['twelfth', 'thirteenth', 'fourteenth'])  # a full batch of 4 leaves at once
+        deadline = time.monotonic() + 5
+        while len(exported(exporter)) < 14:
+            assert time.monotonic() < deadline, 'a full batch waited for the schedule delay'
+            time.sleep(0.005)
     finally:
         provider.shutdown()
