@@ -27,9 +27,11 @@ class RecordingExporter(SpanExporter):
         self.shutdowns = 0
         self.hold = threading.Event()  # set: the next export waits until `release`
         self.release = threading.Event()
+        self.held = threading.Event()  # set once an export is waiting for `release`
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self.hold.is_set():
+            self.held.set()
             assert self.release.wait(10)
         self.batches.append([span.name for span in spans])
         return SpanExportResult.SUCCESS
@@ -153,3 +155,43 @@ def test_the_first_ten_spans_leave_at_once_then_spans_wait_for_the_schedule_dela
             time.sleep(0.005)
     finally:
         provider.shutdown()
+
+
+def test_past_the_quick_start_a_span_leaves_after_a_sub_second_schedule_delay_not_before() -> None:
+    exporter = RecordingExporter()
+    processor = BatchExportSpanProcessor(exporter, schedule_delay_millis=900)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    try:
+        end_spans(provider, [f'quick {i}' for i in range(10)])
+        assert processor.force_flush(5000)  # the worker has just exported: its next turn is 0.9 s away
+        end_spans(provider, ['later'])
+        time.sleep(0.3)
+        assert 'later' not in exported(exporter)
+        deadline = time.monotonic() + 5
+        while 'later' not in exported(exporter):
+            assert time.monotonic() < deadline, 'the schedule delay passed and the span stayed queued'
+            time.sleep(0.01)
+    finally:
+        provider.shutdown()
+
+
+def test_shutdown_with_a_stuck_exporter_returns_within_its_bound_and_counts_what_is_left() -> None:
+    exporter, messages = RecordingExporter(), list[str]()
+    diagnostics = ExportDiagnostics('http://127.0.0.1:9/v1/traces', 'spans', interval=0, emit=messages.append)
+    processor = BatchExportSpanProcessor(exporter, shutdown_timeout_millis=400, diagnostics=diagnostics)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    exporter.hold.set()
+    try:
+        end_spans(provider, ['stuck'])
+        assert exporter.held.wait(10)
+        end_spans(provider, ['queued'])
+        shutting_down = threading.Thread(target=processor.shutdown)
+        shutting_down.start()
+        shutting_down.join(5)
+        assert not shutting_down.is_alive()
+    finally:
+        exporter.release.set()
+    assert exporter.shutdowns == 1
+    assert len(messages) == 1 and 'dropped (not encoded before exit)' in messages[0]
