@@ -297,3 +297,32 @@ def test_a_flush_waits_for_what_a_sigterm_flush_moved_to_disk_meanwhile(tmp_path
     flushing.join(10)
     assert result == [True] and [payload.body for payload in transport.sent] == [b'first', b'second']
     delivery.close()
+
+
+class SecondClaimGated(GatedClaims):
+    """Reads the first payload at once; the next read waits until the test lets it go on."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.reads = 0
+
+    def claim_oldest(self) -> Payload | None:
+        self.reads += 1
+        return DiskQueue.claim_oldest(self) if self.reads == 1 else super().claim_oldest()
+
+
+def test_a_payload_queued_while_the_sender_looks_at_the_disk_is_sent(tmp_path: Path) -> None:
+    directory = queue_directory(tmp_path, 'traces', DESTINATION)
+    DiskQueue(directory, max_bytes=10_000_000).store(Payload(request_with(('api', 1)), '', 1))  # an earlier run's
+    disk = SecondClaimGated(directory)
+    transport = ScriptedTransport()
+    delivery = Delivery('traces', transport, disk=disk, request_timeout=1, diagnostics=diagnostics())
+    transport.wait_for_send(1)
+    transport.answers.put(SendResult(Outcome.SENT))
+    assert disk.claiming.wait(10)  # the disk is empty now: the sender is finding that out
+    delivery.submit(Payload(b'meanwhile', '', 1))
+    disk.may_claim.set()
+    transport.answers.put(SendResult(Outcome.SENT))
+    assert delivery.flush(5000)
+    assert [payload.body for payload in transport.sent][1:] == [b'meanwhile']
+    delivery.close()
