@@ -5,6 +5,8 @@ Driven through the HTTP transport against the real receiver on 127.0.0.1 (or a c
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -66,6 +68,22 @@ def test_a_refusal_is_dropped_with_its_status(rx: OTLPReceiver) -> None:
 def test_a_closed_port_and_a_silent_collector_are_retried_and_described() -> None:
     transport = HttpTransport(f'http://127.0.0.1:{closed_port()}/v1/traces', {}, '')
     assert transport.send(Payload(b'', '', 1), 5) == SendResult(Outcome.RETRY, 'cannot connect: connection refused')
+
+
+def test_a_connection_closed_without_an_answer_is_retried_and_named_by_its_cause() -> None:
+    with socket.socket() as server:
+        server.bind(('127.0.0.1', 0))
+        server.listen(1)
+
+        def hang_up() -> None:
+            connection, _ = server.accept()
+            connection.recv(65536)
+            connection.close()
+
+        threading.Thread(target=hang_up, daemon=True).start()
+        transport = HttpTransport(f'http://127.0.0.1:{server.getsockname()[1]}/v1/traces', {}, '')
+        result = transport.send(Payload(b'', '', 1), 5)
+    assert result == SendResult(Outcome.RETRY, 'cannot connect: RemoteDisconnected')  # no friendlier name for it
 
 
 def test_a_collector_that_does_not_answer_in_time_is_retried(rx: OTLPReceiver) -> None:
