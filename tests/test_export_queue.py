@@ -136,7 +136,8 @@ def test_grpc_protocol_without_the_extra_names_the_extra(
     assert isinstance(info.value, ImportError)
     assert "pip install 'logfire[grpc]'" in str(info.value)
     assert 'OTEL_EXPORTER_OTLP_PROTOCOL' in str(info.value)
-    assert info.value.extra == 'grpc'
+    assert (info.value.integration, info.value.extra, info.value.missing, info.value.name) == ('grpc',) * 4
+    assert info.value.msg == str(info.value)  # what `ImportError` shows in a traceback
     assert isinstance(info.value.__cause__, ModuleNotFoundError)
 
 
