@@ -136,7 +136,8 @@ def test_grpc_protocol_without_the_extra_names_the_extra(
     assert isinstance(info.value, ImportError)
     assert "pip install 'logfire[grpc]'" in str(info.value)
     assert 'OTEL_EXPORTER_OTLP_PROTOCOL' in str(info.value)
-    assert info.value.extra == 'grpc'
+    assert (info.value.integration, info.value.extra, info.value.missing, info.value.name) == ('grpc',) * 4
+    assert info.value.msg == str(info.value)  # what `ImportError` shows in a traceback
     assert isinstance(info.value.__cause__, ModuleNotFoundError)
 
 
@@ -221,6 +222,7 @@ def test_a_dead_first_destination_does_not_keep_the_second_from_its_spans(
     [
         (200, Outcome.SENT),
         (202, Outcome.SENT),
+        (300, Outcome.REJECTED),  # not followed by `requests`, and not a delivery
         (408, Outcome.RETRY),
         (429, Outcome.RETRY),
         (500, Outcome.RETRY),
@@ -234,10 +236,19 @@ def test_a_dead_first_destination_does_not_keep_the_second_from_its_spans(
         (404, Outcome.REJECTED),
         (405, Outcome.REJECTED),
         (415, Outcome.REJECTED),
+        (600, Outcome.REJECTED),  # outside 5xx
     ],
 )
 def test_http_answers_are_sent_retried_split_or_dropped(status: int, outcome: Outcome) -> None:
     assert classify_http(status).outcome is outcome
+
+
+def test_the_warning_for_an_answer_names_its_status_and_the_start_of_a_refusals_body() -> None:
+    assert classify_http(503, body='try later').detail == 'HTTP 503'
+    assert classify_http(413, body='too big').detail == 'HTTP 413'
+    assert classify_http(401).detail == 'HTTP 401'
+    assert classify_http(401, body='  invalid\n  token ').detail == 'HTTP 401: invalid token'
+    assert classify_http(400, body='x' * 500).detail == 'HTTP 400: ' + 'x' * 120
 
 
 def test_retry_after_accepts_seconds_and_http_dates() -> None:
@@ -508,11 +519,11 @@ def test_a_request_that_times_out_is_sent_again(
 ) -> None:
     monkeypatch.setenv('OTEL_EXPORTER_OTLP_ENDPOINT', rx.endpoint)
     monkeypatch.setenv('OTEL_EXPORTER_OTLP_TIMEOUT', '0.3')
-    rx.stall(5, times=1)  # the first request gets no answer in time
+    rx.stall(30, times=1)  # the first request gets no answer in time (nor before the wait below gives up)
     lf = logfire.configure(local=True, console=False, data_dir=tmp_path, metrics=False)
     try:
         lf.info('patient')
-        rx.wait_until(lambda: any(r.status == 200 for r in rx.requests), timeout=20, description='a retry')
+        rx.wait_until(lambda: any(r.status == 200 for r in rx.requests), timeout=15, description='a retry')
     finally:
         lf.shutdown(500)
         rx.stop()  # ends the stalled request
