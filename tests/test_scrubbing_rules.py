@@ -11,8 +11,9 @@ import json
 from collections.abc import Generator
 from contextlib import contextmanager
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
+import pytest
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
@@ -27,7 +28,7 @@ TOKEN = 'pylf_v1_us_0123456789abcdefghij'
 
 @contextmanager
 def configured(
-    scrubbing: ScrubbingOptions | None = None,
+    scrubbing: ScrubbingOptions | Literal[False] | None = None,
 ) -> Generator[tuple[logfire.Logfire, TestExporter, TestLogExporter]]:
     """A pipeline capturing spans and log records in memory, with these scrubbing options."""
     exporter = TestExporter()
@@ -294,3 +295,59 @@ def test_strings_that_compare_equal_but_read_differently_are_each_checked() -> N
         '4111111111111111#gift',
         marker('^\\d{16}$'),
     ]
+
+
+class _CallbackBug(Exception):
+    pass
+
+
+def test_when_the_callback_fails_at_the_end_no_event_link_or_status_text_is_sent_and_it_is_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from opentelemetry.trace import Link, SpanContext, Status, StatusCode
+
+    def broken(match: ScrubMatch) -> Any:
+        raise _CallbackBug('bug in the callback')
+
+    with configured(ScrubbingOptions(callback=broken)) as (lf, exporter, _):
+        linked = SpanContext(trace_id=1, span_id=2, is_remote=True)
+        tracer = lf.config.tracer_provider.get_tracer('t')
+        span = tracer.start_span('login', links=[Link(linked, {'note': f'my password is {SECRET}'})])
+        span.add_event('attempt', {'note': f'my password is {SECRET}'})
+        span.set_status(Status(StatusCode.ERROR, f'failed with {SECRET}'))
+        span.set_attribute('password', SECRET)
+        span.end()
+    [exported] = exporter.exported_spans
+    assert dict(exported.attributes or {})['password'] == marker('an error while scrubbing')
+    assert (tuple(exported.events), tuple(exported.links)) == ((), ())
+    assert (exported.status.status_code, exported.status.description) == (StatusCode.ERROR, None)
+    [report] = [r.getMessage() for r in caplog.records if '_CallbackBug' in r.getMessage()]
+    assert report.startswith('Internal error in logfire (scrubbing)') and 'bug in the callback' in report
+
+
+def test_a_client_url_holding_a_secret_is_scrubbed_before_its_message_is_made() -> None:
+    from opentelemetry.trace import SpanKind
+
+    with configured() as (lf, exporter, _):
+        url = f'http://h/login?password={SECRET}'
+        lf.config.tracer_provider.get_tracer('client').start_span(
+            'GET', kind=SpanKind.CLIENT, attributes={'http.request.method': 'GET', 'url.full': url}
+        ).end()
+    [attributes] = attributes_of(exporter)
+    assert SECRET not in json.dumps(attributes)
+    assert attributes['url.full'] == f'http://h/login?password={marker("password")}'
+
+
+def test_with_scrubbing_off_credential_headers_are_still_redacted_in_events_and_links() -> None:
+    from opentelemetry.trace import Link, SpanContext
+
+    recorded = {'http.request.header.authorization': (f'Bearer {SECRET}',), 'password': 'kept'}
+    with configured(False) as (lf, exporter, _):
+        linked = SpanContext(trace_id=1, span_id=2, is_remote=True)
+        span = lf.config.tracer_provider.get_tracer('t').start_span('x', links=[Link(linked, recorded)])
+        span.add_event('request', recorded)
+        span.end()
+    [exported] = exporter.exported_spans
+    for attributes in (exported.events[0].attributes, exported.links[0].attributes):
+        assert dict(attributes or {})['http.request.header.authorization'] == (marker('authorization'),)
+        assert dict(attributes or {})['password'] == 'kept'
