@@ -14,7 +14,9 @@ from enum import Enum
 from typing import Any, Literal
 
 import pytest
+from opentelemetry.context import Context
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+from opentelemetry.sdk.trace import Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 import logfire
@@ -28,16 +30,16 @@ TOKEN = 'pylf_v1_us_0123456789abcdefghij'
 
 @contextmanager
 def configured(
-    scrubbing: ScrubbingOptions | Literal[False] | None = None,
+    scrubbing: ScrubbingOptions | Literal[False] | None = None, *readers: SpanProcessor
 ) -> Generator[tuple[logfire.Logfire, TestExporter, TestLogExporter]]:
-    """A pipeline capturing spans and log records in memory, with these scrubbing options."""
+    """A pipeline capturing spans and log records in memory, with these scrubbing options (after `readers`)."""
     exporter = TestExporter()
     log_exporter = TestLogExporter()
     lf = logfire.configure(
         local=True,
         console=False,
         send_to_logfire=False,
-        additional_span_processors=[SimpleSpanProcessor(exporter)],
+        additional_span_processors=[*readers, SimpleSpanProcessor(exporter)],
         advanced=logfire.AdvancedOptions(log_record_processors=[SimpleLogRecordProcessor(log_exporter)]),
         scrubbing=scrubbing,
     )
@@ -82,22 +84,16 @@ def test_default_patterns_match_in_any_case_and_in_non_ascii_spellings() -> None
 
 def test_credential_headers_are_redacted_when_recorded_as_one_string_or_named_with_dots() -> None:
     with configured() as (lf, exporter, _):
-        start_and_end(
-            lf,
-            {
-                'http.request.header.authorization': f'Bearer {SECRET}',
-                'http.request.header.session.id': ('abc',),
-                'http.request.header.x.trace': ('fine',),
-            },
-        )
-    [attributes] = attributes_of(exporter)
-    assert attributes['http.request.header.authorization'] == (marker('authorization'),)
-    assert attributes['http.request.header.session.id'] == (marker('session'),)
-    assert attributes['http.request.header.x.trace'] == ('fine',)
-    assert notes(attributes) == [
-        {'path': ['attributes', 'http.request.header.authorization'], 'matched_substring': 'authorization'},
-        {'path': ['attributes', 'http.request.header.session.id'], 'matched_substring': 'session'},
+        start_and_end(lf, {'http.request.header.authorization': f'Bearer {SECRET}'})
+        start_and_end(lf, {'http.request.header.session.id': ('abc',), 'http.request.header.x.trace': ('fine',)})
+    one_string, dotted = attributes_of(exporter)
+    assert one_string['http.request.header.authorization'] == (marker('authorization'),)
+    assert notes(one_string) == [
+        {'path': ['attributes', 'http.request.header.authorization'], 'matched_substring': 'authorization'}
     ]
+    assert dotted['http.request.header.session.id'] == (marker('session'),)
+    assert dotted['http.request.header.x.trace'] == ('fine',)
+    assert notes(dotted) == [{'path': ['attributes', 'http.request.header.session.id'], 'matched_substring': 'session'}]
 
 
 def test_logfire_scrubbed_names_the_path_and_the_reason_of_every_redaction() -> None:
@@ -155,8 +151,12 @@ def test_the_callback_is_told_where_each_match_sits_what_it_holds_and_what_match
             },
         )
         logger = lf.config.logger_provider.get_logger('lib')
-        logger.emit(body={'note': f'my cookie is {SECRET}'}, attributes={'request': {'api_key': SECRET}})
-        [record] = log_exporter.exported_logs_as_dicts()
+        logger.emit(
+            body={'note': f'my cookie is {SECRET}', 'password': SECRET}, attributes={'request': {'api_key': SECRET}}
+        )
+        logger.emit(body=f'the session is {SECRET}')
+        logger.emit(body=42)
+        record, text, number = log_exporter.exported_logs_as_dicts()
     assert seen == {
         (('attributes', 'password'), SECRET, 'password'),
         (('attributes', 'user', 'password'), SECRET, 'password'),
@@ -167,13 +167,17 @@ def test_the_callback_is_told_where_each_match_sits_what_it_holds_and_what_match
         # Scrubbed when the span started, the statement still names a password when it ends.
         (('attributes', 'db.statement'), 'UPDATE users SET password = ? WHERE id = ?', 'password'),
         (('log_body', 'note'), f'my cookie is {SECRET}', 'cookie'),
+        (('log_body', 'password'), SECRET, 'password'),
+        (('log_body',), f'the session is {SECRET}', 'session'),
         (('attributes', 'request', 'api_key'), SECRET, 'api_key'),
     }
-    assert record['body'] == {'note': marker('cookie')}
+    assert record['body'] == {'note': marker('cookie'), 'password': marker('password')}
+    assert (text['body'], number['body']) == (marker('session'), 42)
     assert record['attributes']['request'] == {'api_key': marker('api_key')}
     assert json.loads(record['attributes']['logfire.scrubbed']) == [
         {'path': ['attributes', 'request', 'api_key'], 'matched_substring': 'api_key'},
         {'path': ['log_body', 'note'], 'matched_substring': 'cookie'},
+        {'path': ['log_body', 'password'], 'matched_substring': 'password'},
     ]
 
 
@@ -194,8 +198,8 @@ def test_a_url_parameter_with_a_slash_in_its_name_beside_an_earlier_marker_stays
 
 def test_clean_values_beside_a_secret_are_exported_exactly_as_they_were() -> None:
     clean = {
-        'url.query': 'debug&session',  # bare flags hold no values, so nothing to hide
         'http.target': 8080,  # not a string: left alone
+        'url.query': 'debug&session',  # bare flags hold no values, so nothing to hide
         'payload': '{"a": 1, "b": [true, null]}',
         'note': 'fine',
     }
@@ -323,6 +327,35 @@ def test_when_the_callback_fails_at_the_end_no_event_link_or_status_text_is_sent
     assert (exported.status.status_code, exported.status.description) == (StatusCode.ERROR, None)
     [report] = [r.getMessage() for r in caplog.records if '_CallbackBug' in r.getMessage()]
     assert report.startswith('Internal error in logfire (scrubbing)') and 'bug in the callback' in report
+
+
+class _StartBug(Exception):
+    pass
+
+
+class _ReadsOnStart(SpanProcessor):
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.seen.append(dict(span.attributes or {}))
+
+
+def test_when_the_callback_fails_at_the_start_logfires_own_attributes_stay_readable_and_it_is_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(match: ScrubMatch) -> Any:
+        raise _StartBug('bug at the start')
+
+    reader = _ReadsOnStart()
+    with configured(ScrubbingOptions(callback=broken), reader) as (lf, _, _):
+        with lf.span('login {user}', user='ada', api_key=SECRET):
+            pass
+    [at_start] = reader.seen
+    assert at_start['api_key'] == marker('an error while scrubbing')
+    assert at_start['logfire.msg_template'] == 'login {user}'
+    [report] = [r.getMessage() for r in caplog.records if '_StartBug' in r.getMessage()]
+    assert report.startswith('Internal error in logfire (scrubbing)') and 'bug at the start' in report
 
 
 def test_a_client_url_holding_a_secret_is_scrubbed_before_its_message_is_made() -> None:
