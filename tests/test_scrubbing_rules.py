@@ -61,6 +61,14 @@ def start_and_end(lf: logfire.Logfire, attributes: dict[str, Any]) -> None:
     lf.config.tracer_provider.get_tracer('t').start_span('GET', attributes=attributes).end()
 
 
+class _ReadsOnStart(SpanProcessor):
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.seen.append(dict(span.attributes or {}))
+
+
 def test_extra_patterns_redact_attribute_values_in_any_case_naming_the_pattern() -> None:
     with configured(ScrubbingOptions(extra_patterns=['acct-\\d+', 'ref-[a-z]+'])) as (lf, exporter, _):
         lf.info('x', a='acct-12345', b='ACCT-999', c='see REF-abc', d='fine')
@@ -228,7 +236,7 @@ def test_a_callback_that_keeps_a_statement_leaves_it_exactly_as_it_was() -> None
 
 
 def test_what_was_scrubbed_when_a_span_started_stays_listed_beside_what_was_scrubbed_at_its_end() -> None:
-    with configured() as (lf, exporter, _):
+    with configured(None, _ReadsOnStart()) as (lf, exporter, _):  # read at start, so scrubbed at start
         with lf.span('login {user}', user='ada', api_key=SECRET) as span:
             span.set_attribute('password', SECRET)
     [attributes] = attributes_of(exporter)
@@ -331,14 +339,6 @@ def test_when_the_callback_fails_at_the_end_no_event_link_or_status_text_is_sent
 
 class _StartBug(Exception):
     pass
-
-
-class _ReadsOnStart(SpanProcessor):
-    def __init__(self) -> None:
-        self.seen: list[dict[str, Any]] = []
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        self.seen.append(dict(span.attributes or {}))
 
 
 def test_when_the_callback_fails_at_the_start_logfires_own_attributes_stay_readable_and_it_is_reported(
