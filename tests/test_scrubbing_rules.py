@@ -384,3 +384,26 @@ def test_with_scrubbing_off_credential_headers_are_still_redacted_in_events_and_
     for attributes in (exported.events[0].attributes, exported.links[0].attributes):
         assert dict(attributes or {})['http.request.header.authorization'] == (marker('authorization'),)
         assert dict(attributes or {})['password'] == 'kept'
+
+
+class _LogCallbackBug(Exception):
+    pass
+
+
+def test_when_the_callback_fails_on_a_log_record_its_body_and_unsafe_attributes_are_redacted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(match: ScrubMatch) -> Any:
+        raise _LogCallbackBug('bug in the callback')
+
+    with configured(ScrubbingOptions(callback=broken)) as (lf, _, log_exporter):
+        logger = lf.config.logger_provider.get_logger('lib')
+        logger.emit(body=f'my password is {SECRET}', attributes={'password': SECRET, 'http.method': 'GET'})
+        logger.emit(attributes={'api_key': SECRET})
+        with_body, without_body = log_exporter.exported_logs_as_dicts()
+    failed = marker('an error while scrubbing')
+    assert with_body['body'] == failed
+    assert with_body['attributes'] == {'password': failed, 'http.method': 'GET'}
+    assert (without_body['body'], without_body['attributes']) == (None, {'api_key': failed})
+    [report] = [r.getMessage() for r in caplog.records if '_LogCallbackBug' in r.getMessage()]
+    assert report.startswith('Internal error in logfire (scrubbing)')
