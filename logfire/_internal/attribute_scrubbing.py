@@ -397,9 +397,7 @@ class AttributeScrubber:
         for key, value in attributes.items():
             if key not in template:
                 continue
-            if kinds.get(key) == _CHECK_VALUE and (
-                not isinstance(value, str) or (type(value) is str and value in clean)
-            ):
+            if kinds.get(key) == _CHECK_VALUE and (_holds_no_words(value) or (type(value) is str and value in clean)):
                 continue  # a key known not to match, and a value that needs no search or is known clean
             match = self._key_match(key)
             reason = match.group(0).lower() if match is not None else ''
@@ -416,9 +414,14 @@ class AttributeScrubber:
         return masked if masked is not None else attributes
 
 
+def _holds_no_words(value: Any) -> bool:
+    """Numbers, booleans and None: values whose text in a message no pattern can match."""
+    return value is None or isinstance(value, (bool, int, float))
+
+
 def _message_text(value: Any) -> str | None:
     """How a non-string value reads in a message; None for numbers and booleans, which hold no words."""
-    if value is None or isinstance(value, (bool, int, float)):
+    if _holds_no_words(value):
         return None
     try:
         return str(value)

@@ -122,7 +122,7 @@ class Scrubber(AttributeScrubber):
             if event.name == 'exception':
                 new = self._scrub_exception(attributes)
             else:
-                new = self.scrub_attributes(attributes) if self.enabled else None
+                new = self.scrub_attributes(attributes)  # credential headers even when scrubbing is off
             if new is not None:
                 changed = True
                 out.append(Event(event.name, new, event.timestamp))
@@ -147,8 +147,6 @@ class Scrubber(AttributeScrubber):
         return attributes if changed else None
 
     def _scrub_links(self, links: Sequence[Link]) -> list[Link] | None:
-        if not self.enabled:
-            return None
         changed = False
         out: list[Link] = []
         for link in links:
