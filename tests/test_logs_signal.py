@@ -337,3 +337,16 @@ def test_a_failing_log_record_processor_costs_neither_the_program_nor_the_next_p
         assert [r['body'] for r in exporter.exported_logs_as_dicts()] == ['still fine']
     finally:
         local.shutdown()
+
+
+def test_a_record_whose_only_secret_is_a_plain_value_or_follows_a_safe_key_is_scrubbed(capfire: CaptureLogfire) -> None:
+    logger = get_logger('lib')
+    logger.emit(body='login ok', attributes={'password': 'hunter2', 'user': 'ann'})
+    logger.emit(body='retry', attributes={'code.context': {'step': 2}, 'request': {'api_key': 'abc123'}})
+
+    first, second = capfire.log_exporter.exported_logs_as_dicts()
+    assert first['attributes']['password'] == "[Scrubbed due to 'password']"
+    assert first['attributes']['user'] == 'ann'
+    assert second['attributes']['code.context'] == {'step': 2}  # a safe key is not searched
+    assert second['attributes']['request'] == {'api_key': "[Scrubbed due to 'api_key']"}
+    assert 'hunter2' not in json.dumps([first, second]) and 'abc123' not in json.dumps([first, second])
