@@ -27,6 +27,24 @@ def terminate(child: Child, timeout: float = 15) -> tuple[str, str]:
     return child.finish(timeout)
 
 
+def with_own_handler(handler: str, name: str) -> str:
+    """A program whose SIGTERM handler `name` (defined in `handler`) is installed before `configure()`, which ends
+    11 spans, the last past the quick start (so it waits for the 60 s schedule, not sent before SIGTERM), then waits."""
+    return f"""
+import signal, sys, time
+{handler}
+signal.signal(signal.SIGTERM, {name})
+import logfire
+logfire.configure(console=False, inspect_arguments=False)
+for i in range(10):
+    logfire.info('startup {{i}}', i=i)
+assert logfire.force_flush(5000)  # past the quick start: later spans wait for the 60 s schedule
+logfire.info('finished before SIGTERM')
+print('ready', flush=True)
+time.sleep(30)
+"""
+
+
 def test_sigterm_flushes_the_finished_spans_of_a_plain_script_and_still_kills_it(
     rx: OTLPReceiver, tmp_path: Path
 ) -> None:
@@ -54,23 +72,14 @@ def test_sigterm_flushes_the_finished_spans_of_a_plain_script_and_still_kills_it
 def test_a_sigterm_handler_installed_before_configure_still_runs_after_the_flush(
     rx: OTLPReceiver, tmp_path: Path
 ) -> None:
-    code = """
-import signal, sys, time
-
+    code = with_own_handler(
+        """
 def cleanup(signum, frame):
     print('cleaning up', flush=True)
     sys.exit(3)
-
-signal.signal(signal.SIGTERM, cleanup)
-import logfire
-logfire.configure(console=False, inspect_arguments=False)
-for i in range(10):
-    logfire.info('startup {i}', i=i)
-assert logfire.force_flush(5000)  # past the quick start: later spans wait for the 60 s schedule
-logfire.info('finished before SIGTERM')
-print('ready', flush=True)
-time.sleep(30)
-"""
+""",
+        'cleanup',
+    )
     child = Child(code, otel_env(rx, tmp_path, OTEL_BSP_SCHEDULE_DELAY='60000'))
     child.wait_ready()
     stdout, stderr = terminate(child)
@@ -85,23 +94,14 @@ def test_the_programs_own_handler_gets_the_signal_at_once_while_the_spans_leave(
 ) -> None:
     # A graceful shutdown that takes long, which the supervisor then cuts short with SIGKILL (a grace period):
     # the spans must not wait for it to end.
-    code = """
-import signal, time
-
+    code = with_own_handler(
+        """
 def graceful(signum, frame):
     print(f'graceful shutdown: signal {signum}, frame {frame is not None}', flush=True)
     time.sleep(30)
-
-signal.signal(signal.SIGTERM, graceful)
-import logfire
-logfire.configure(console=False, inspect_arguments=False)
-for i in range(10):
-    logfire.info('startup {i}', i=i)
-assert logfire.force_flush(5000)  # past the quick start: later spans wait for the 60 s schedule
-logfire.info('finished before SIGTERM')
-print('ready', flush=True)
-time.sleep(30)
-"""
+""",
+        'graceful',
+    )
     child = Child(code, otel_env(rx, tmp_path, OTEL_BSP_SCHEDULE_DELAY='60000'))
     child.wait_ready()
     child.proc.send_signal(signal.SIGTERM)
