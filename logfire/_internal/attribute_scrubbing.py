@@ -40,6 +40,7 @@ _SKIP: Final = 0  # the value is never changed: a safe key, or scrubbing is off
 _CHECK_VALUE: Final = 1  # only a secret-looking value would be changed
 _FULL: Final = 2  # headers and secret keys: always take the full path
 _URL: Final = 3  # URL keys: only a string with '=' (a query) that looks secret would be changed
+_WORDLESS: Final = (int, float)  # with None: values whose text in a message no pattern can match (bool is an int)
 
 
 @dataclass
@@ -397,7 +398,9 @@ class AttributeScrubber:
         for key, value in attributes.items():
             if key not in template:
                 continue
-            if kinds.get(key) == _CHECK_VALUE and (_holds_no_words(value) or (type(value) is str and value in clean)):
+            if kinds.get(key) == _CHECK_VALUE and (
+                value is None or isinstance(value, _WORDLESS) or (type(value) is str and value in clean)
+            ):
                 continue  # a key known not to match, and a value that needs no search or is known clean
             match = self._key_match(key)
             reason = match.group(0).lower() if match is not None else ''
@@ -414,14 +417,9 @@ class AttributeScrubber:
         return masked if masked is not None else attributes
 
 
-def _holds_no_words(value: Any) -> bool:
-    """Numbers, booleans and None: values whose text in a message no pattern can match."""
-    return value is None or isinstance(value, (bool, int, float))
-
-
 def _message_text(value: Any) -> str | None:
     """How a non-string value reads in a message; None for numbers and booleans, which hold no words."""
-    if _holds_no_words(value):
+    if value is None or isinstance(value, _WORDLESS):
         return None
     try:
         return str(value)
